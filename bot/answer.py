@@ -1,0 +1,90 @@
+"""The result of answering one question, shared by the QA chain, the CLI and the Slack renderer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+AnswerMode = Literal["llm", "retrieval-only"]
+
+
+@dataclass(frozen=True)
+class Source:
+    """One cited passage: file relative to the data dir, 1-based page, printed page label."""
+
+    file: str
+    page: int
+    page_label: str
+    snippet: str
+    score: float
+    ocr: bool = False
+
+    def as_hit(self) -> dict[str, object]:
+        """The JSON shape used by `docbot search --json` and `docbot ask --json`."""
+        return {
+            "file": self.file,
+            "page": self.page,
+            "page_label": self.page_label,
+            "score": round(self.score, 4),
+            "text": self.snippet,
+        }
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Seconds spent in each step of one answer."""
+
+    retrieval: float = 0.0
+    prompt: float = 0.0
+    generation: float = 0.0
+    total: float = 0.0
+    first_token: float | None = None
+
+    def as_dict(self) -> dict[str, float | None]:
+        """Rounded seconds, for JSON."""
+        return {
+            "retrieval": round(self.retrieval, 4),
+            "prompt": round(self.prompt, 4),
+            "generation": round(self.generation, 4),
+            "total": round(self.total, 4),
+            "first_token": None if self.first_token is None else round(self.first_token, 4),
+        }
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One earlier question and its answer in a conversation thread."""
+
+    question: str
+    answer: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer with the passages it came from."""
+
+    question: str
+    text: str
+    mode: AnswerMode
+    sources: list[Source] = field(default_factory=list)
+    timings: Timings = field(default_factory=Timings)
+    index_version: int = 0
+    cut_off: bool = False
+    search_query: str = ""
+
+
+TokenCallback = Callable[[str], None]
+
+
+class Answerer(Protocol):
+    """Anything that turns a question (and its thread's history) into an Answer."""
+
+    def answer(
+        self,
+        question: str,
+        history: Sequence[Turn] = (),
+        on_token: TokenCallback | None = None,
+    ) -> Answer:
+        """Answer `question`; `on_token` receives generated text as it streams."""
+        ...

@@ -1,0 +1,198 @@
+"""One settings object: config/config.yml < .env < environment variables (DOCBOT_ prefix)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+DEFAULT_CONFIG_FILE = Path(__file__).with_name("config.yml")
+ENV_PREFIX = "DOCBOT_"
+
+
+class SettingsError(ValueError):
+    """A setting has an invalid value; the message names the key and what is accepted."""
+
+
+class Settings(BaseSettings):
+    """Every knob docbot has. Built by `load_settings()`; never read the environment elsewhere."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        extra="ignore",
+        populate_by_name=True,
+        validate_default=True,
+    )
+
+    # --- Documents and index ---
+    data_dir: Path = Field(Path("data"), description="Watched folder of PDFs, searched recursively.")
+    index_dir: Path = Field(Path("vectorstore/index"), description="Folder of the FAISS + SQLite index.")
+    chunk_size: int = Field(500, ge=50, le=20000, description="Characters per chunk.")
+    chunk_overlap: int = Field(50, ge=0, le=5000, description="Characters shared by neighbouring chunks.")
+    k: int = Field(4, ge=1, le=50, description="Passages retrieved per question.")
+
+    # --- Embeddings ---
+    embedding_model: str = Field(
+        "", description="sentence-transformers name or path; empty = the packaged all-MiniLM-L6-v2."
+    )
+    embedding_batch_size: int = Field(16, ge=1, le=1024, description="Chunks embedded per batch.")
+
+    # --- Language model ---
+    model_path: Path = Field(
+        Path("models/llama-2-7b-chat.Q4_K_M.gguf"), description="GGUF or GGML v3 .bin model file."
+    )
+    model_type: str = Field("llama", description="ctransformers model type.")
+    llm_backend: Literal["auto", "ctransformers", "llama-cpp"] = Field(
+        "auto", description="auto picks llama-cpp for GGUF when installed, else ctransformers."
+    )
+    max_new_tokens: int = Field(256, ge=1, le=8192, description="Most tokens generated per answer.")
+    temperature: float = Field(0.01, ge=0.0, le=5.0, description="Sampling temperature.")
+    context_length: int = Field(4096, ge=128, le=131072, description="Model context window (tokens).")
+    context_token_budget: int = Field(
+        1200, ge=64, le=131072, description="Tokens of retrieved passages put into the prompt."
+    )
+    threads: int = Field(0, ge=0, le=512, description="CPU threads for generation; 0 = all cores.")
+    batch_size: int = Field(512, ge=1, le=8192, description="Prompt tokens evaluated per batch.")
+    seed: int = Field(42, description="Sampling seed.")
+    ctransformers_lib: Literal["", "avx2", "avx", "basic"] = Field(
+        "", description="ctransformers CPU library; empty probes the CPU."
+    )
+    prompt_file: Path | None = Field(
+        None, description="File with a prompt template using {context} and {question}."
+    )
+    generation_timeout_seconds: float = Field(
+        600.0, gt=0, description="An answer is cut off (and marked so) after this long."
+    )
+
+    # --- Slack ---
+    slack_bot_token: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("SLACK_BOT_TOKEN", "slack_bot_token"),
+        description="Bot token (xoxb-...).",
+    )
+    slack_app_token: SecretStr | None = Field(
+        None,
+        validation_alias=AliasChoices("SLACK_APP_TOKEN", "slack_app_token"),
+        description="App-level token with connections:write (xapp-...), for Socket Mode.",
+    )
+    slack_api_url: str = Field(
+        "https://slack.com/api/",
+        validation_alias=AliasChoices("SLACK_API_URL", "slack_api_url"),
+        description="Slack Web API base URL (GovSlack, proxies, tests).",
+    )
+    reaction_emoji: str = Field("eyes", description="Reaction added to a question when it is heard.")
+    docs_base_url: str = Field("", description="If set, citations link to <url>/<file>#page=N.")
+    allowed_channels: list[str] = Field(
+        default_factory=list, description="Channel ids allowed to ask; empty = all."
+    )
+    allowed_users: list[str] = Field(default_factory=list, description="User ids allowed to ask; empty = all.")
+    allow_dms: bool = Field(True, description="Answer direct messages.")
+    queue_max: int = Field(100, ge=1, le=100000, description="Most questions waiting at once.")
+    queue_per_user_max: int = Field(10, ge=1, le=100000, description="Most waiting questions per user.")
+
+    # --- Watched folder ---
+    reindex_minutes: float = Field(5.0, gt=0, description="Minutes between re-index runs.")
+    settle_seconds: float = Field(
+        5.0, ge=0, description="A file modified this recently is deferred to the next run."
+    )
+    notify_channel: str = Field("", description="Channel id told about index changes; empty = none.")
+
+    @field_validator("allowed_channels", "allowed_users", mode="before")
+    @classmethod
+    def _split_csv(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("prompt_file", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return None if value in ("", None) else value
+
+    @property
+    def slack_configured(self) -> bool:
+        """True when both Slack tokens are set."""
+        return self.slack_bot_token is not None and self.slack_app_token is not None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        yaml_file = settings_cls.model_config.get("yaml_file") or DEFAULT_CONFIG_FILE
+        return (
+            init_settings,
+            env_settings,
+            dotenv_settings,
+            YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file),
+        )
+
+
+def env_name(field: str) -> str:
+    """The environment variable that sets `field`."""
+    info = Settings.model_fields[field]
+    if isinstance(info.validation_alias, AliasChoices):
+        first = info.validation_alias.choices[0]
+        if isinstance(first, str):
+            return first
+    return ENV_PREFIX + field.upper()
+
+
+def _describe(error: dict[str, Any]) -> str:
+    field = str(error["loc"][0]) if error["loc"] else "?"
+    key = env_name(field) if field in Settings.model_fields else field
+    ctx = error.get("ctx") or {}
+    if "expected" in ctx:
+        accepted = f"accepted values: {ctx['expected']}"
+    else:
+        accepted = error["msg"]
+    given = error.get("input")
+    shown = "(secret)" if "token" in field else repr(given)
+    return f"{key} (config key '{field}'): {accepted}; got {shown}"
+
+
+def _check_yaml_keys(path: Path) -> None:
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(data, dict):
+        raise SettingsError(f"{path}: expected a mapping of settings")
+    unknown = sorted(set(data) - set(Settings.model_fields))
+    if unknown:
+        raise SettingsError(f"{path}: unknown setting(s) {', '.join(unknown)}")
+
+
+def load_settings(
+    config_file: Path | None = None, env_file: Path | None = Path(".env"), **overrides: Any
+) -> Settings:
+    """Build the settings from config.yml, .env, the environment and explicit overrides."""
+    path = Path(config_file or os.environ.get(ENV_PREFIX + "CONFIG") or DEFAULT_CONFIG_FILE)
+    if not path.is_file():
+        raise SettingsError(f"{ENV_PREFIX}CONFIG: config file not found: {path}")
+    _check_yaml_keys(path)
+
+    class _FromFile(Settings):
+        model_config = SettingsConfigDict(yaml_file=path)
+
+    env = env_file if env_file is not None and Path(env_file).is_file() else None
+    clean = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        return _FromFile(_env_file=env, **clean)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        raise SettingsError("invalid settings:\n  " + "\n  ".join(_describe(e) for e in exc.errors())) from exc
+
+
+def environment_value(name: str) -> str | None:
+    """Read one raw environment variable (config/ is the only package that reads the environment)."""
+    return os.environ.get(name)
