@@ -98,6 +98,13 @@ class Settings(BaseSettings):
     allow_dms: bool = Field(True, description="Answer direct messages.")
     queue_max: int = Field(100, ge=1, le=100000, description="Most questions waiting at once.")
     queue_per_user_max: int = Field(10, ge=1, le=100000, description="Most waiting questions per user.")
+    answer_thread_replies: bool = Field(
+        True,
+        description="In channels, also answer replies without @mention in threads begun by a question to the bot.",
+    )
+    shutdown_timeout_seconds: float = Field(
+        20.0, gt=0, description="On SIGTERM, seconds the current answer may take before it is checkpointed."
+    )
 
     # --- Watched folder ---
     reindex_minutes: float = Field(5.0, gt=0, description="Minutes between re-index runs.")
