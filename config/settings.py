@@ -100,7 +100,7 @@ class Settings(BaseSettings):
     queue_per_user_max: int = Field(10, ge=1, le=100000, description="Most waiting questions per user.")
     answer_thread_replies: bool = Field(
         True,
-        description="In channels, also answer replies without @mention in threads begun by a question to the bot.",
+        description="In channels, answer replies without @mention in threads begun by a question to the bot.",
     )
     shutdown_timeout_seconds: float = Field(
         20.0, gt=0, description="On SIGTERM, seconds the current answer may take before it is checkpointed."
