@@ -94,7 +94,9 @@ class Settings(BaseSettings):
     allowed_channels: list[str] = Field(
         default_factory=list, description="Channel ids allowed to ask; empty = all."
     )
-    allowed_users: list[str] = Field(default_factory=list, description="User ids allowed to ask; empty = all.")
+    allowed_users: list[str] = Field(
+        default_factory=list, description="User ids allowed to ask; empty = all."
+    )
     allow_dms: bool = Field(True, description="Answer direct messages.")
     queue_max: int = Field(100, ge=1, le=100000, description="Most questions waiting at once.")
     queue_per_user_max: int = Field(10, ge=1, le=100000, description="Most waiting questions per user.")
@@ -162,10 +164,7 @@ def _describe(error: dict[str, Any]) -> str:
     field = str(error["loc"][0]) if error["loc"] else "?"
     key = env_name(field) if field in Settings.model_fields else field
     ctx = error.get("ctx") or {}
-    if "expected" in ctx:
-        accepted = f"accepted values: {ctx['expected']}"
-    else:
-        accepted = error["msg"]
+    accepted = f"accepted values: {ctx['expected']}" if "expected" in ctx else error["msg"]
     given = error.get("input")
     shown = "(secret)" if "token" in field else repr(given)
     return f"{key} (config key '{field}'): {accepted}; got {shown}"
@@ -197,7 +196,9 @@ def load_settings(
     try:
         return _FromFile(_env_file=env, **clean)  # type: ignore[call-arg]
     except ValidationError as exc:
-        raise SettingsError("invalid settings:\n  " + "\n  ".join(_describe(e) for e in exc.errors())) from exc
+        raise SettingsError(
+            "invalid settings:\n  " + "\n  ".join(_describe(e) for e in exc.errors())
+        ) from exc
 
 
 def environment_value(name: str) -> str | None:

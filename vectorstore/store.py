@@ -1,0 +1,593 @@
+"""The index: SQLite (files, chunks, vectors, FTS5) is the truth; FAISS is a cache rebuilt from it.
+
+Every update is one SQLite transaction, so a crash at any moment leaves the last committed index.
+The FAISS index lives in memory, is refreshed when another process commits (the `generation`
+counter moves), and is saved as `vectors-<generation>.faiss` (checked by sha256) to start fast.
+Nothing here is ever pickled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from vectorstore.status import FailedFile, IndexStatus
+
+if TYPE_CHECKING:
+    import faiss
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = "1"
+DB_NAME = "index.sqlite3"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('indexed', 'failed')),
+    reason TEXT,
+    title TEXT NOT NULL DEFAULT '',
+    pages INTEGER NOT NULL DEFAULT 0,
+    chunks INTEGER NOT NULL DEFAULT 0,
+    indexed_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY,
+    file TEXT NOT NULL REFERENCES files(path) ON UPDATE CASCADE ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    page INTEGER NOT NULL,
+    page_label TEXT NOT NULL,
+    section TEXT NOT NULL DEFAULT '',
+    ocr INTEGER NOT NULL DEFAULT 0,
+    text TEXT NOT NULL,
+    vector BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_by_file ON chunks(file, seq);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(text, context, tokenize = 'porter unicode61');
+"""
+
+
+class IndexUnusableError(RuntimeError):
+    """The index cannot be used as it is (wrong model, corrupt file); the message says what to do."""
+
+
+@dataclass(frozen=True)
+class ChunkInput:
+    """A chunk to store: text, 1-based page, printed label, section heading, OCR flag."""
+
+    text: str
+    page: int
+    page_label: str
+    section: str = ""
+    ocr: bool = False
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """What the index knows about one file of the data dir."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    sha256: str
+    status: str
+    reason: str | None
+    title: str
+    pages: int
+    chunks: int
+    indexed_at: float
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    """A chunk read back from the index, with its citation data."""
+
+    id: int
+    file: str
+    seq: int
+    page: int
+    page_label: str
+    section: str
+    ocr: bool
+    text: str
+    title: str
+
+
+class IndexStore:
+    """FAISS + SQLite index of PDF chunks. Thread-safe; one writer at a time across processes."""
+
+    def __init__(self, index_dir: Path, *, dim: int, model_id: str) -> None:
+        self.index_dir = Path(index_dir)
+        self.index_dir.mkdir(parents=True, exist_ok=True)
+        self.dim = dim
+        self.model_id = model_id
+        self._lock = threading.RLock()
+        self._db = self._connect(self.index_dir / DB_NAME)
+        self._init_schema()
+        self._faiss: faiss.IndexIDMap2 | None = None
+        self._faiss_generation = -1
+        with self.snapshot():
+            pass
+
+    # ----- opening -----
+
+    @classmethod
+    def open_existing(cls, index_dir: Path) -> IndexStore:
+        """Open an index with the model and dimension it was built with (for status and checks)."""
+        path = Path(index_dir) / DB_NAME
+        if not path.is_file():
+            raise IndexUnusableError(f"no index at {index_dir}; run `docbot ingest` first")
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+        except sqlite3.DatabaseError as exc:
+            raise IndexUnusableError(f"index at {index_dir} is unreadable ({exc}); rebuild it") from exc
+        finally:
+            db.close()
+        return cls(index_dir, dim=int(meta.get("dim", 0)), model_id=str(meta.get("model", "")))
+
+    @staticmethod
+    def _connect(path: Path) -> sqlite3.Connection:
+        db = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA journal_mode = WAL")
+        # FULL: a commit is durable before we report it; kills and power loss keep the last commit.
+        db.execute("PRAGMA synchronous = FULL")
+        db.execute("PRAGMA foreign_keys = ON")
+        db.execute("PRAGMA busy_timeout = 30000")
+        return db
+
+    def _init_schema(self) -> None:
+        with self._lock, self._transaction(bump=False):
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    self._db.execute(statement)
+            meta = self._meta()
+            if not meta:
+                self._set_meta(schema=SCHEMA_VERSION, model=self.model_id, dim=str(self.dim), generation="0")
+                return
+        self._check_compatible(meta)
+
+    def _check_compatible(self, meta: dict[str, str]) -> None:
+        if meta.get("schema") != SCHEMA_VERSION:
+            raise IndexUnusableError(
+                f"index at {self.index_dir} has schema {meta.get('schema')!r}, expected {SCHEMA_VERSION}; "
+                "rebuild it with `docbot ingest --rebuild`"
+            )
+        if meta.get("model") != self.model_id or meta.get("dim") != str(self.dim):
+            raise IndexUnusableError(
+                f"index at {self.index_dir} was built with embedding model {meta.get('model')!r} "
+                f"({meta.get('dim')} dims), not {self.model_id!r}; rebuild it with `docbot ingest --rebuild`"
+            )
+
+    def close(self) -> None:
+        """Close the database connection."""
+        with self._lock:
+            self._db.close()
+
+    # ----- transactions -----
+
+    @contextlib.contextmanager
+    def _transaction(self, *, bump: bool = True) -> Iterator[None]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            if bump:
+                self._db.execute(
+                    "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
+                )
+                self._set_meta(updated_at=repr(time.time()))
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[IndexStore]:
+        """A consistent read view: FAISS and SQLite agree on one committed generation inside it."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                generation = int(self._meta()["generation"])
+                if generation != self._faiss_generation or self._faiss is None:
+                    self._load_faiss(generation)
+                yield self
+            finally:
+                self._db.execute("COMMIT")
+
+    def _meta(self) -> dict[str, str]:
+        return {row["key"]: row["value"] for row in self._db.execute("SELECT key, value FROM meta")}
+
+    def _set_meta(self, **values: str) -> None:
+        self._db.executemany(
+            "INSERT INTO meta(key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            list(values.items()),
+        )
+
+    # ----- FAISS cache -----
+
+    def _new_faiss(self) -> faiss.IndexIDMap2:
+        import faiss
+
+        return faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
+
+    def _faiss_path(self, generation: int) -> Path:
+        return self.index_dir / f"vectors-{generation}.faiss"
+
+    def _load_faiss(self, generation: int) -> None:
+        started = time.perf_counter()
+        index = self._read_saved_faiss(generation)
+        source = "file"
+        if index is None:
+            index = self._new_faiss()
+            ids, vectors = self._all_vectors()
+            if len(ids):
+                index.add_with_ids(vectors, ids)
+            source = "sqlite"
+        self._faiss, self._faiss_generation = index, generation
+        logger.debug(
+            "faiss loaded generation=%d vectors=%d source=%s seconds=%.3f",
+            generation,
+            index.ntotal,
+            source,
+            time.perf_counter() - started,
+        )
+
+    def _read_saved_faiss(self, generation: int) -> faiss.IndexIDMap2 | None:
+        import faiss
+
+        meta = self._meta()
+        path = self._faiss_path(generation)
+        if meta.get("faiss_generation") != str(generation) or not path.is_file():
+            return None
+        data = path.read_bytes()
+        if hashlib.sha256(data).hexdigest() != meta.get("faiss_sha256"):
+            logger.warning("faiss file does not match its checksum; rebuilding path=%s", path)
+            return None
+        index = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
+        count = self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        if index.ntotal != count or index.d != self.dim:
+            logger.warning("faiss file disagrees with sqlite; rebuilding path=%s", path)
+            return None
+        return index
+
+    def _all_vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        rows = self._db.execute("SELECT id, vector FROM chunks ORDER BY id").fetchall()
+        ids = np.fromiter((row["id"] for row in rows), dtype=np.int64, count=len(rows))
+        vectors = np.empty((len(rows), self.dim), dtype=np.float32)
+        for i, row in enumerate(rows):
+            vectors[i] = np.frombuffer(row["vector"], dtype=np.float32)
+        return ids, vectors
+
+    def save_faiss(self) -> Path | None:
+        """Write the FAISS cache for the current generation (atomically), so the next start is fast."""
+        import faiss
+
+        with self.snapshot():
+            assert self._faiss is not None
+            generation = self._faiss_generation
+            meta = self._meta()
+        path = self._faiss_path(generation)
+        if meta.get("faiss_generation") == str(generation) and path.is_file():
+            return path
+        data = faiss.serialize_index(self._faiss).tobytes()
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+        with self._lock, self._transaction(bump=False):
+            if self._meta()["generation"] != str(generation):
+                return None  # another commit came first; its writer saves its own file
+            self._set_meta(faiss_generation=str(generation), faiss_sha256=hashlib.sha256(data).hexdigest())
+        for old in self.index_dir.glob("vectors-*.faiss"):
+            if old != path:
+                old.unlink(missing_ok=True)
+        return path
+
+    # ----- writes -----
+
+    def replace_file(
+        self,
+        info: FileInfo,
+        chunks: Sequence[ChunkInput],
+        vectors: np.ndarray,
+        *,
+        replaces: str | None = None,
+    ) -> int:
+        """Store a file's chunks, replacing what `info.path` (or `replaces`) had; returns the generation."""
+        if len(chunks) != len(vectors):
+            raise ValueError("one vector per chunk")
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(chunks), self.dim)
+        with self._lock:
+            with self._transaction():
+                removed = self._delete_file_rows(info.path)
+                if replaces and replaces != info.path:
+                    removed += self._delete_file_rows(replaces)
+                self._upsert_file(info, chunks=len(chunks), status="indexed", reason=None)
+                added = self._insert_chunks(info, chunks, vectors)
+            return self._apply(removed, added, vectors)
+
+    def record_failure(self, info: FileInfo, reason: str) -> int:
+        """Remember that a file could not be indexed (its old chunks, if any, are dropped)."""
+        with self._lock:
+            with self._transaction():
+                removed = self._delete_file_rows(info.path)
+                self._upsert_file(info, chunks=0, status="failed", reason=reason)
+            return self._apply(removed, [], None)
+
+    def touch_file(self, path: str, size: int, mtime_ns: int) -> None:
+        """Record a new size/mtime for a file whose content (sha256) did not change."""
+        with self._lock, self._transaction(bump=False):
+            self._db.execute("UPDATE files SET size = ?, mtime_ns = ? WHERE path = ?", (size, mtime_ns, path))
+
+    def remove_file(self, path: str) -> int:
+        """Forget a file and its chunks; returns the generation."""
+        with self._lock:
+            with self._transaction():
+                removed = self._delete_file_rows(path)
+            return self._apply(removed, [], None)
+
+    def rename_file(self, old: str, info: FileInfo) -> int:
+        """Point a file's chunks at its new path without re-embedding."""
+        with self._lock:
+            with self._transaction():
+                self._db.execute("DELETE FROM files WHERE path = ? AND path != ?", (info.path, old))
+                self._db.execute(
+                    "UPDATE files SET path = ?, size = ?, mtime_ns = ? WHERE path = ?",
+                    (info.path, info.size, info.mtime_ns, old),
+                )
+            return self._apply([], [], None)
+
+    def copy_file(self, source: str, info: FileInfo) -> int:
+        """Index a byte-identical copy of an indexed file by copying its chunks and vectors."""
+        with self._lock:
+            with self._transaction():
+                removed = self._delete_file_rows(info.path)
+                src = self._file_or_raise(source)
+                self._upsert_file(
+                    dataclasses.replace(info, title=src.title, pages=src.pages),
+                    chunks=src.chunks,
+                    status=src.status,
+                    reason=src.reason,
+                )
+                rows = self._db.execute(
+                    "SELECT seq, page, page_label, section, ocr, text, vector FROM chunks "
+                    "WHERE file = ? ORDER BY seq",
+                    (source,),
+                ).fetchall()
+                chunks = [
+                    ChunkInput(r["text"], r["page"], r["page_label"], r["section"], bool(r["ocr"]))
+                    for r in rows
+                ]
+                vectors = np.array(
+                    [np.frombuffer(r["vector"], dtype=np.float32) for r in rows], dtype=np.float32
+                ).reshape(len(rows), self.dim)
+                added = self._insert_chunks(self._file_or_raise(info.path), chunks, vectors)
+            return self._apply(removed, added, vectors)
+
+    def _file_or_raise(self, path: str) -> FileInfo:
+        info = self._file(path)
+        if info is None:
+            raise KeyError(path)
+        return info
+
+    def _upsert_file(self, info: FileInfo, *, chunks: int, status: str, reason: str | None) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO files(path, size, mtime_ns, sha256, status, reason, title, pages, "
+            "chunks, indexed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                info.path,
+                info.size,
+                info.mtime_ns,
+                info.sha256,
+                status,
+                reason,
+                info.title,
+                info.pages,
+                chunks,
+                time.time(),
+            ),
+        )
+
+    def _insert_chunks(self, info: FileInfo, chunks: Sequence[ChunkInput], vectors: np.ndarray) -> list[int]:
+        ids: list[int] = []
+        for seq, (chunk, vector) in enumerate(zip(chunks, vectors, strict=True)):
+            cursor = self._db.execute(
+                "INSERT INTO chunks(file, seq, page, page_label, section, ocr, text, vector) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    info.path,
+                    seq,
+                    chunk.page,
+                    chunk.page_label,
+                    chunk.section,
+                    int(chunk.ocr),
+                    chunk.text,
+                    vector.astype(np.float32).tobytes(),
+                ),
+            )
+            chunk_id = int(cursor.lastrowid or 0)
+            self._db.execute(
+                "INSERT INTO chunks_fts(rowid, text, context) VALUES (?, ?, ?)",
+                (chunk_id, chunk.text, f"{info.title} {chunk.section}"),
+            )
+            ids.append(chunk_id)
+        return ids
+
+    def _delete_file_rows(self, path: str) -> list[int]:
+        ids = [row[0] for row in self._db.execute("SELECT id FROM chunks WHERE file = ?", (path,))]
+        if ids:
+            self._db.executemany("DELETE FROM chunks_fts WHERE rowid = ?", [(i,) for i in ids])
+        self._db.execute("DELETE FROM files WHERE path = ?", (path,))
+        return ids
+
+    def _apply(self, removed: list[int], added: list[int], vectors: np.ndarray | None) -> int:
+        """Mirror a committed change into the in-memory FAISS index (or reload it if it fell behind)."""
+        generation = int(self._meta()["generation"])
+        if self._faiss is None or self._faiss_generation != generation - 1:
+            self._faiss = None  # someone else committed in between: the next snapshot reloads
+            return generation
+        if removed:
+            self._faiss.remove_ids(np.asarray(removed, dtype=np.int64))
+        if added and vectors is not None:
+            self._faiss.add_with_ids(vectors, np.asarray(added, dtype=np.int64))
+        self._faiss_generation = generation
+        return generation
+
+    # ----- reads (call inside `snapshot()` for a consistent view) -----
+
+    def files(self) -> dict[str, FileInfo]:
+        """Every file the index knows, indexed or failed."""
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM files ORDER BY path").fetchall()
+        return {row["path"]: FileInfo(**dict(row)) for row in rows}
+
+    def _file(self, path: str) -> FileInfo | None:
+        row = self._db.execute("SELECT * FROM files WHERE path = ?", (path,)).fetchone()
+        return FileInfo(**dict(row)) if row else None
+
+    def dense_search(self, vector: Sequence[float] | np.ndarray, n: int) -> list[tuple[int, float]]:
+        """Chunk ids by cosine similarity to a normalised query vector."""
+        with self.snapshot():
+            assert self._faiss is not None
+            if self._faiss.ntotal == 0:
+                return []
+            query = np.asarray(vector, dtype=np.float32).reshape(1, self.dim)
+            scores, ids = self._faiss.search(query, min(n, self._faiss.ntotal))
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    def keyword_search(
+        self, fts_query: str, n: int, weights: tuple[float, float] = (1.0, 0.5)
+    ) -> list[tuple[int, float]]:
+        """Chunk ids by BM25 over chunk text and context (title, section); higher is better."""
+        if not fts_query.strip():
+            return []
+        with self.snapshot():
+            try:
+                rows = self._db.execute(
+                    "SELECT rowid, bm25(chunks_fts, ?, ?) AS rank FROM chunks_fts "
+                    "WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?",
+                    (weights[0], weights[1], fts_query, n),
+                ).fetchall()
+            except sqlite3.OperationalError as exc:
+                logger.warning("fts query failed error=%s", exc)
+                return []
+        return [(int(row[0]), -float(row[1])) for row in rows]
+
+    def get_chunks(self, ids: Sequence[int]) -> dict[int, StoredChunk]:
+        """Chunks by id (ids no longer in the index are left out)."""
+        if not ids:
+            return {}
+        with self.snapshot():
+            marks = ",".join("?" * len(ids))
+            rows = self._db.execute(
+                "SELECT c.id, c.file, c.seq, c.page, c.page_label, c.section, c.ocr, c.text, f.title "
+                f"FROM chunks c JOIN files f ON f.path = c.file WHERE c.id IN ({marks})",
+                list(ids),
+            ).fetchall()
+        return {row["id"]: _stored(row) for row in rows}
+
+    def neighbours(self, chunk: StoredChunk, before: int = 1, after: int = 1) -> list[StoredChunk]:
+        """The chunks around `chunk` on the same page, in reading order (itself included)."""
+        with self.snapshot():
+            rows = self._db.execute(
+                "SELECT c.id, c.file, c.seq, c.page, c.page_label, c.section, c.ocr, c.text, f.title "
+                "FROM chunks c JOIN files f ON f.path = c.file "
+                "WHERE c.file = ? AND c.seq BETWEEN ? AND ? AND c.page = ? ORDER BY c.seq",
+                (chunk.file, chunk.seq - before, chunk.seq + after, chunk.page),
+            ).fetchall()
+        return [_stored(row) for row in rows]
+
+    def generation(self) -> int:
+        """The number of committed updates so far (the index version shown with answers)."""
+        with self._lock:
+            return int(self._meta()["generation"])
+
+    def status(self) -> IndexStatus:
+        """Files, chunks, failures and freshness."""
+        with self.snapshot():
+            row = self._db.execute(
+                "SELECT COUNT(*), COALESCE(SUM(chunks), 0), COALESCE(SUM(pages), 0) "
+                "FROM files WHERE status = 'indexed'"
+            ).fetchone()
+            failed = [
+                FailedFile(r["path"], r["reason"] or "unknown")
+                for r in self._db.execute(
+                    "SELECT path, reason FROM files WHERE status = 'failed' ORDER BY path"
+                )
+            ]
+            meta = self._meta()
+        updated = meta.get("updated_at")
+        return IndexStatus(
+            files=int(row[0]),
+            chunks=int(row[1]),
+            pages=int(row[2]),
+            failed=failed,
+            updated_at=float(updated) if updated else None,
+            version=int(meta["generation"]),
+        )
+
+    def check(self) -> list[str]:
+        """Consistency problems (empty when healthy): SQLite integrity, FTS, vectors, FAISS."""
+        problems: list[str] = []
+        with self.snapshot():
+            result = self._db.execute("PRAGMA quick_check").fetchone()[0]
+            if result != "ok":
+                problems.append(f"sqlite: {result}")
+            chunk_count = self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+            fts_count = self._db.execute("SELECT COUNT(*) FROM chunks_fts").fetchone()[0]
+            if fts_count != chunk_count:
+                problems.append(f"keyword index has {fts_count} rows for {chunk_count} chunks")
+            bad = self._db.execute(
+                "SELECT COUNT(*) FROM chunks WHERE length(vector) != ?", (self.dim * 4,)
+            ).fetchone()[0]
+            if bad:
+                problems.append(f"{bad} chunks have malformed vectors")
+            orphans = self._db.execute(
+                "SELECT COUNT(*) FROM chunks WHERE file NOT IN (SELECT path FROM files)"
+            ).fetchone()[0]
+            if orphans:
+                problems.append(f"{orphans} chunks belong to no file")
+            mismatched = self._db.execute(
+                "SELECT COUNT(*) FROM files f "
+                "WHERE chunks != (SELECT COUNT(*) FROM chunks c WHERE c.file = f.path)"
+            ).fetchone()[0]
+            if mismatched:
+                problems.append(f"{mismatched} files disagree with their chunk count")
+            assert self._faiss is not None
+            if self._faiss.ntotal != chunk_count:
+                problems.append(f"vector index has {self._faiss.ntotal} vectors for {chunk_count} chunks")
+        return problems
+
+
+def _stored(row: Any) -> StoredChunk:
+    return StoredChunk(
+        id=row["id"],
+        file=row["file"],
+        seq=row["seq"],
+        page=row["page"],
+        page_label=row["page_label"],
+        section=row["section"],
+        ocr=bool(row["ocr"]),
+        text=row["text"],
+        title=row["title"],
+    )
