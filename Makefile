@@ -1,0 +1,53 @@
+# docbot: `make run` sets everything up and runs the bot; `make test` sets up and runs every check.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# torch 2.13.0 CPU build. On machines whose pip would otherwise pick a CUDA build, set
+# TORCH_INDEX=https://download.pytorch.org/whl/cpu (see README).
+TORCH_INDEX ?=
+TORCH_PIP_ARGS := $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),)
+# llama-cpp-python is built from source; a portable build runs on any x86-64 CPU.
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF
+
+.PHONY: run test lint typecheck unit model bench clean setup setup-dev
+
+run: $(VENV)/.stamp-run
+	$(BIN)/docbot run
+
+test: $(VENV)/.stamp-dev lint typecheck unit
+
+setup: $(VENV)/.stamp-run
+setup-dev: $(VENV)/.stamp-dev
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# torch first: a plain `pip install sentence-transformers` would pull a multi-GB CUDA build.
+$(VENV)/.stamp-torch: | $(BIN)/python
+	$(BIN)/pip install --quiet torch==2.13.0 $(TORCH_PIP_ARGS)
+	touch $@
+
+$(VENV)/.stamp-run: pyproject.toml $(VENV)/.stamp-torch
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --quiet -e ".[llamacpp]"
+	touch $@
+
+$(VENV)/.stamp-dev: pyproject.toml $(VENV)/.stamp-torch
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --quiet -e ".[llamacpp,dev]"
+	touch $@ $(VENV)/.stamp-run
+
+lint: $(VENV)/.stamp-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(VENV)/.stamp-dev
+	$(BIN)/mypy
+
+unit: $(VENV)/.stamp-dev
+	$(BIN)/pytest
+
+model: $(VENV)/.stamp-run
+	$(BIN)/python -m models.download $(if $(QUANT),--quant $(QUANT),)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
