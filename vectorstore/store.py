@@ -122,6 +122,7 @@ class IndexStore:
         self._init_schema()
         self._faiss: faiss.IndexIDMap2 | None = None
         self._faiss_generation = -1
+        self._snapshot_depth = 0
         with self.snapshot():
             pass
 
@@ -202,13 +203,18 @@ class IndexStore:
     def snapshot(self) -> Iterator[IndexStore]:
         """A consistent read view: FAISS and SQLite agree on one committed generation inside it."""
         with self._lock:
+            if self._snapshot_depth:  # nested: already inside this thread's read transaction
+                yield self
+                return
             self._db.execute("BEGIN")
+            self._snapshot_depth += 1
             try:
                 generation = int(self._meta()["generation"])
                 if generation != self._faiss_generation or self._faiss is None:
                     self._load_faiss(generation)
                 yield self
             finally:
+                self._snapshot_depth -= 1
                 self._db.execute("COMMIT")
 
     def _meta(self) -> dict[str, str]:
