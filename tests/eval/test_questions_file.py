@@ -1,0 +1,81 @@
+"""Shape checks for the retrieval question sets in tests/eval/ (the tuning set and the held-out set)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from bot.evaluate import EvalQuestion, load_questions
+
+HERE = Path(__file__).resolve().parent
+QUESTION_FILES = {"questions.jsonl": 60, "holdout.jsonl": 20}
+MIN_DOCS = 6
+
+
+def raw_objects(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize(("name", "min_count"), QUESTION_FILES.items())
+def test_file_shape(name: str, min_count: int) -> None:
+    path = HERE / name
+    objects = raw_objects(path)
+    assert len(objects) >= min_count
+    for obj in objects:
+        assert set(obj) == {"question", "doc", "page", "also_on"}, obj
+        assert isinstance(obj["question"], str) and obj["question"].strip()
+        assert isinstance(obj["doc"], str) and obj["doc"].endswith(".pdf") and "/" not in obj["doc"]
+        assert type(obj["page"]) is int and obj["page"] >= 1
+        also_on = obj["also_on"]
+        assert isinstance(also_on, list) and all(type(p) is int and p >= 1 for p in also_on)
+        assert obj["page"] not in also_on and len(set(also_on)) == len(also_on), obj
+    # The loader must accept what the shape check accepts.
+    assert len(load_questions(path)) == len(objects)
+
+
+@pytest.mark.parametrize("name", QUESTION_FILES)
+def test_file_spans_enough_documents_without_repeats(name: str) -> None:
+    questions = load_questions(HERE / name)
+    assert len({q.doc for q in questions}) >= MIN_DOCS
+    repeated = [text for text, n in Counter(q.question.lower() for q in questions).items() if n > 1]
+    assert repeated == []
+
+
+def test_holdout_is_disjoint_from_tuning_set() -> None:
+    tuning = load_questions(HERE / "questions.jsonl")
+    holdout = load_questions(HERE / "holdout.jsonl")
+    assert {q.question.lower() for q in tuning}.isdisjoint(q.question.lower() for q in holdout)
+    tuning_pages = {(q.doc, q.page) for q in tuning}
+    assert [q for q in holdout if (q.doc, q.page) in tuning_pages] == []
+
+
+def test_required_question_is_present() -> None:
+    tuning = load_questions(HERE / "questions.jsonl")
+    adidas = [q for q in tuning if q.question == "How much is the minimum guarantee payable by adidas?"]
+    assert [(q.doc, q.page) for q in adidas] == [("manu-20f-2022-09-24.pdf", 53)]
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("name", QUESTION_FILES)
+def test_pages_exist_in_the_corpus(name: str, corpus_dir: Path) -> None:
+    from pypdf import PdfReader
+
+    questions = load_questions(HERE / name)
+    page_counts = {doc: _page_count(PdfReader, corpus_dir / doc) for doc in {q.doc for q in questions}}
+    out_of_range = [q for q in questions if not _pages_within(q, page_counts[q.doc])]
+    assert out_of_range == []
+
+
+def _page_count(reader_cls: type, path: Path) -> int:
+    assert path.is_file(), f"{path.name} is not in the corpus"
+    reader = reader_cls(path)
+    if reader.is_encrypted:
+        reader.decrypt("")
+    return len(reader.pages)
+
+
+def _pages_within(question: EvalQuestion, page_count: int) -> bool:
+    return all(1 <= p <= page_count for p in question.expected_pages)
