@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     YamlConfigSettingsSource,
@@ -91,10 +92,10 @@ class Settings(BaseSettings):
     )
     reaction_emoji: str = Field("eyes", description="Reaction added to a question when it is heard.")
     docs_base_url: str = Field("", description="If set, citations link to <url>/<file>#page=N.")
-    allowed_channels: list[str] = Field(
+    allowed_channels: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Channel ids allowed to ask; empty = all."
     )
-    allowed_users: list[str] = Field(
+    allowed_users: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="User ids allowed to ask; empty = all."
     )
     allow_dms: bool = Field(True, description="Answer direct messages.")
