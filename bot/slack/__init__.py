@@ -1,0 +1,1 @@
+"""docbot's Slack front end: Socket Mode app, listeners, rendering and the runner."""

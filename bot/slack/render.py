@@ -1,0 +1,255 @@
+"""Answer -> Slack messages (Block Kit + text fallback): escaping, citations, splitting to Slack's limits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from bot.answer import Answer, Source
+
+SECTION_LIMIT = 3000  # characters in one section block's text
+MAX_BLOCKS = 50  # blocks in one message
+TEXT_LIMIT = 3900  # fallback text per message; Slack truncates or rejects past about 4,000
+SNIPPET_CHARS = 160
+PARTIAL_LIMIT = 2800
+
+RETRIEVAL_ONLY_NOTE = (
+    ":mag: *No language model is loaded, so this is not a written answer:* "
+    "here are the passages that match your question best."
+)
+RESTART_NOTE = "The bot is restarting; this question will be answered after the restart."
+CUT_OFF_NOTE = ":warning: _The answer was cut off at the time limit; it is incomplete._"
+
+
+@dataclass(frozen=True)
+class SlackMessage:
+    """One chat.postMessage / chat.update payload."""
+
+    text: str
+    blocks: list[dict[str, Any]] = field(default_factory=list)
+
+
+def escape(text: str) -> str:
+    """Escape &, < and > so text cannot ping (<!channel>, <@U..>) or forge links in Slack mrkdwn."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def page_link(base_url: str, source: Source) -> str:
+    """The URL that opens the cited page, or "" when no docs base URL is configured."""
+    if not base_url:
+        return ""
+    return f"{base_url.rstrip('/')}/{quote(source.file, safe='/')}#page={source.page}"
+
+
+def page_label(source: Source) -> str:
+    """Like "p. 53 (printed 43)"; the printed label only when it differs from the page number."""
+    label = f"p. {source.page}"
+    if source.page_label and source.page_label != str(source.page):
+        label += f" (printed {source.page_label})"
+    return label
+
+
+def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
+    """Whitespace collapsed and cut at a word boundary."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    cut = flat[:limit].rsplit(" ", 1)[0] or flat[:limit]
+    return cut.rstrip(",;:.") + "…"
+
+
+def group_sources(sources: Iterable[Source]) -> list[tuple[str, list[Source]]]:
+    """Sources per file (files in order of first citation), one per page, pages ascending."""
+    files: dict[str, dict[int, Source]] = {}
+    for source in sources:
+        files.setdefault(source.file, {}).setdefault(source.page, source)
+    return [(name, [pages[p] for p in sorted(pages)]) for name, pages in files.items()]
+
+
+def _link(url: str, text: str) -> str:
+    return f"<{escape(url)}|{text}>" if url else text
+
+
+def _file_lines(name: str, pages: list[Source], base_url: str) -> list[str]:
+    file_url = f"{base_url.rstrip('/')}/{quote(name, safe='/')}" if base_url else ""
+    cites = ", ".join(_link(page_link(base_url, s), escape(page_label(s))) for s in pages)
+    ocr = " _(scanned, OCR text)_" if any(s.ocr for s in pages) else ""
+    lines = [f"*{_link(file_url, escape(name))}* — {cites}{ocr}"]
+    for s in pages:
+        text = snippet(s.snippet)
+        if text:
+            lines.append(f"> _p. {s.page}_ “{escape(text)}”")
+    return lines
+
+
+def _pack_lines(lines: list[str], limit: int = SECTION_LIMIT) -> list[str]:
+    """Join lines into texts of at most `limit` characters without breaking a line."""
+    texts: list[str] = []
+    current = ""
+    for line in lines:
+        line = line[:limit]
+        if current and len(current) + 1 + len(line) > limit:
+            texts.append(current)
+            current = ""
+        current = f"{current}\n{line}" if current else line
+    if current:
+        texts.append(current)
+    return texts
+
+
+def source_texts(sources: Iterable[Source], base_url: str = "") -> list[str]:
+    """Mrkdwn texts (each fits one section) listing the sources grouped per file; citations are never cut."""
+    texts: list[str] = []
+    for name, pages in group_sources(sources):
+        texts.extend(_pack_lines(_file_lines(name, pages, base_url)))
+    return texts
+
+
+_BREAKS = ("\n\n", "\n", ". ", " ")
+
+
+def split_text(text: str, limit: int = SECTION_LIMIT) -> list[str]:
+    """Split at paragraph, line, sentence or word boundaries into parts of at most `limit` characters."""
+    parts: list[str] = []
+    rest = text.strip()
+    while len(rest) > limit:
+        window = rest[:limit]
+        cut = 0
+        for mark in _BREAKS:
+            at = window.rfind(mark)
+            if at > limit // 3:
+                cut = at + len(mark)
+                break
+        if cut == 0:
+            cut = _safe_hard_cut(window)
+        parts.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest:
+        parts.append(rest)
+    return parts
+
+
+def _safe_hard_cut(window: str) -> int:
+    """A cut that does not split an &amp;/&lt;/&gt; entity in half."""
+    amp = window.rfind("&", max(0, len(window) - 5))
+    return amp if amp > 0 and ";" not in window[amp:] else len(window)
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def _context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
+
+
+def format_seconds(seconds: float) -> str:
+    """Like "8.2 s" or "2 min 5 s"."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest} s"
+
+
+def footer_text(freshness: str | None, elapsed: float | None) -> str:
+    """The context line under an answer: index freshness and time taken."""
+    parts = []
+    if freshness:
+        parts.append(f"Index: {escape(freshness)}")
+    if elapsed is not None:
+        parts.append(f"answered in {format_seconds(elapsed)}")
+    return " · ".join(parts)
+
+
+def render_answer(
+    answer: Answer,
+    *,
+    docs_base_url: str = "",
+    freshness: str | None = None,
+    elapsed: float | None = None,
+) -> list[SlackMessage]:
+    """The final answer as one or more thread messages that each fit Slack's limits."""
+    blocks: list[dict[str, Any]] = []
+    if answer.mode == "retrieval-only":
+        blocks.append(_section(RETRIEVAL_ONLY_NOTE))
+    body = escape(answer.text.strip()) or "_I found nothing to say about that in the documents._"
+    blocks.extend(_section(part) for part in split_text(body))
+    if answer.cut_off:
+        blocks.append(_section(CUT_OFF_NOTE))
+    cites = source_texts(answer.sources, docs_base_url)
+    if cites:
+        heading = "*Sources*\n"
+        if len(heading) + len(cites[0]) <= SECTION_LIMIT:
+            cites[0] = heading + cites[0]
+        else:
+            blocks.append(_section(heading.strip()))
+        blocks.extend(_section(text) for text in cites)
+    else:
+        blocks.append(_context("No passage in the index matched this question."))
+    footer = footer_text(freshness, elapsed)
+    if footer:
+        blocks.append(_context(footer))
+    return pack_messages(blocks)
+
+
+def _block_text(block: dict[str, Any]) -> str:
+    if block["type"] == "section":
+        return str(block["text"]["text"])
+    return "\n".join(str(element["text"]) for element in block.get("elements", []))
+
+
+def pack_messages(blocks: list[dict[str, Any]]) -> list[SlackMessage]:
+    """Blocks in order, packed into messages within the block count and fallback-text limits."""
+    messages: list[SlackMessage] = []
+    current: list[dict[str, Any]] = []
+    size = 0
+    for block in blocks:
+        length = len(_block_text(block)) + 2
+        if current and (len(current) >= MAX_BLOCKS or size + length > TEXT_LIMIT):
+            messages.append(_message(current))
+            current, size = [], 0
+        current.append(block)
+        size += length
+    if current:
+        messages.append(_message(current))
+    return messages
+
+
+def _message(blocks: list[dict[str, Any]]) -> SlackMessage:
+    return SlackMessage(text="\n\n".join(_block_text(b) for b in blocks)[:TEXT_LIMIT], blocks=blocks)
+
+
+def render_partial(text: str, elapsed: float) -> SlackMessage:
+    """The message shown while the answer is still being written."""
+    shown = escape(text.strip())
+    if len(shown) > PARTIAL_LIMIT:
+        shown = split_text(shown, PARTIAL_LIMIT)[0] + "\n…"
+    status = f":hourglass_flowing_sand: _writing… {format_seconds(elapsed)}_"
+    blocks = [_section(shown), _context(status)] if shown else [_context(status)]
+    return SlackMessage(text=shown or "Writing…", blocks=blocks)
+
+
+def render_placeholder() -> SlackMessage:
+    """The message posted when the worker starts on a question."""
+    text = ":mag: _Looking through the documents…_"
+    return SlackMessage(text="Looking through the documents…", blocks=[_context(text)])
+
+
+def render_interrupted(partial: str) -> SlackMessage:
+    """What a checkpointed answer shows while the bot restarts."""
+    shown = escape(partial.strip())
+    if len(shown) > PARTIAL_LIMIT:
+        shown = split_text(shown, PARTIAL_LIMIT)[0] + "\n…"
+    blocks = ([_section(shown)] if shown else []) + [_context(f":arrows_counterclockwise: _{RESTART_NOTE}_")]
+    return SlackMessage(text=RESTART_NOTE, blocks=blocks)
+
+
+def render_apology(error_id: str) -> SlackMessage:
+    """A short apology naming the error id that is in the log."""
+    text = (
+        f"Sorry, something went wrong while answering this question (error id {escape(error_id)}). "
+        "Please try again; if it keeps failing, give the error id to whoever runs the bot."
+    )
+    return SlackMessage(text=text, blocks=[_section(f":warning: {text}")])
