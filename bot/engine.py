@@ -78,21 +78,20 @@ def index_exists(settings: Settings) -> bool:
 
 def load_model(settings: Settings) -> tuple[BaseLLM | None, str | None]:
     """The configured LLM, or None and a message saying why there is none."""
-    from models.llm import ModelFileError, load_llm
+    from models.llm import LLMLoadError, load_llm
 
     if not settings.model_path.is_file():
         return None, no_model_message(settings.model_path)
     try:
         return load_llm(settings), None
-    except ModelFileError as exc:
+    except LLMLoadError as exc:
         return None, str(exc)
 
 
 def open_engine(settings: Settings, *, load_llm: bool = True, embeddings: Embeddings | None = None) -> Engine:
     """Load the embedding model, open the index and (optionally) the LLM, and build the QA chain."""
-    from models.prompts import load_prompt
-
     from models.embeddings import load_embeddings
+    from models.prompts import load_prompt
 
     embeddings = embeddings or load_embeddings(settings.embedding_model, settings.embedding_batch_size)
     store = open_store(settings, embeddings)

@@ -59,3 +59,8 @@ def make_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[A
 
     (tmp_path / "data").mkdir(exist_ok=True)
     yield build
+
+
+# Fixtures that live beside the helpers they use.
+from tests.fake_slack import fake_slack  # noqa: E402, F401
+from tests.tiny_llama import tiny_ggml, tiny_gguf  # noqa: E402, F401

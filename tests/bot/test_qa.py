@@ -1,0 +1,100 @@
+"""The QA chain over a real index: retrieval-only, and generation through the real tiny-model backends."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from langchain_core.embeddings import Embeddings
+
+from bot.answer import Turn
+from bot.qa import QAChain, QAOptions
+from models.prompts import QA_TEMPLATE, load_prompt
+from vectorstore.retriever import HybridRetriever
+from vectorstore.store import ChunkInput, FileInfo, IndexStore
+
+PASSAGES = [
+    ("club.pdf", 53, "43", "The minimum guarantee payable by adidas over the term is equal to £750 million."),
+    (
+        "club.pdf",
+        60,
+        "50",
+        "Revenue from matchday activities was £110.5 million in fiscal 2022 and £7.7 million in 2021.",
+    ),
+    ("handbook.pdf", 4, "4", "Performance reviews happen once a year with your manager."),
+]
+
+
+@pytest.fixture(scope="module")
+def retriever(tmp_path_factory: pytest.TempPathFactory, embeddings: Embeddings) -> HybridRetriever:
+    store = IndexStore(tmp_path_factory.mktemp("qa-index"), dim=384, model_id="minilm")
+    for file in ("club.pdf", "handbook.pdf"):
+        rows = [ChunkInput(text, page, label) for f, page, label, text in PASSAGES if f == file]
+        vectors = np.asarray(embeddings.embed_documents([r.text for r in rows]), dtype=np.float32)
+        store.replace_file(FileInfo(file, 1, 1, file, "indexed", None, file, 2, 0, 0.0), rows, vectors)
+    return HybridRetriever(store=store, embeddings=embeddings, k=2)
+
+
+def chain(retriever: HybridRetriever, llm: Any = None, **options: Any) -> QAChain:
+    count = getattr(llm, "count_tokens", None)
+    return QAChain(retriever, load_prompt(None), llm, count_tokens=count, options=QAOptions(**options))
+
+
+def test_retrieval_only_answer_cites_pages_and_says_there_is_no_model(retriever: HybridRetriever) -> None:
+    qa = chain(retriever, no_model_reason="no model file at models/x.gguf")
+    answer = qa.answer("How much is the minimum guarantee payable by adidas?")
+    assert answer.mode == "retrieval-only"
+    assert "no model file at models/x.gguf" in answer.text and "Retrieval-only" in answer.text
+    first = answer.sources[0]
+    assert (first.file, first.page, first.page_label) == ("club.pdf", 53, "43")
+    assert "adidas" in first.snippet
+    assert answer.index_version >= 1 and answer.timings.retrieval > 0
+
+
+def test_follow_up_question_is_searched_with_the_thread_question(retriever: HybridRetriever) -> None:
+    qa = chain(retriever)
+    history = [Turn("What was matchday revenue in 2022?", "£110.5 million.")]
+    answer = qa.answer("and in 2021?", history)
+    assert "matchday revenue" in answer.search_query and "2021" in answer.search_query
+    assert answer.sources[0].page == 60
+
+
+@pytest.fixture(params=["llama-cpp", "ctransformers"])
+def tiny_llm(request: pytest.FixtureRequest, tiny_gguf: Path, make_settings: Callable[..., Any]) -> Any:
+    if request.param == "llama-cpp":
+        pytest.importorskip("llama_cpp")
+    from models.llm import load_llm
+
+    settings = make_settings(model_path=tiny_gguf, llm_backend=request.param, max_new_tokens=12, threads=1)
+    return load_llm(settings)
+
+
+def test_generation_streams_tokens_and_keeps_citations(retriever: HybridRetriever, tiny_llm: Any) -> None:
+    tokens: list[str] = []
+    answer = chain(retriever, tiny_llm).answer(
+        "What is the adidas minimum guarantee?", on_token=tokens.append
+    )
+    assert answer.mode == "llm" and not answer.cut_off
+    assert tokens and "".join(tokens).strip() == answer.text
+    assert answer.sources and answer.sources[0].page == 53
+    t = answer.timings
+    assert t.first_token is not None and 0 < t.first_token <= t.total
+    assert t.total >= t.retrieval + t.prompt
+
+
+def test_context_budget_drops_lowest_ranked_passages(retriever: HybridRetriever, tiny_llm: Any) -> None:
+    answer = chain(retriever, tiny_llm, context_token_budget=5).answer("adidas minimum guarantee")
+    assert len(answer.sources) == 1 and answer.sources[0].page == 53
+
+
+def test_time_limit_cuts_the_answer_off(retriever: HybridRetriever, tiny_llm: Any) -> None:
+    answer = chain(retriever, tiny_llm, generation_timeout_seconds=1e-9).answer("adidas guarantee")
+    assert answer.cut_off
+
+
+def test_default_prompt_is_the_tutorial_template() -> None:
+    assert load_prompt(None).template == QA_TEMPLATE
+    assert QA_TEMPLATE.endswith("Only return the helpful answer below and nothing else.\nHelpful answer:\n")
