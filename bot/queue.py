@@ -118,6 +118,7 @@ class QuestionQueue:
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._closed = False
+        self._wakeups = 0
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
@@ -199,12 +200,13 @@ class QuestionQueue:
         """The oldest pending job, now marked active; None if none arrived within `timeout` seconds."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._changed:
+            wakeups = self._wakeups
             while True:
                 job = self._take_now()
                 if job is not None:
                     return job
                 remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
+                if (remaining is not None and remaining <= 0) or self._wakeups != wakeups:
                     return None
                 self._changed.wait(remaining)
 
@@ -220,8 +222,9 @@ class QuestionQueue:
         return replace(_row_job(row), started_at=now)
 
     def wake(self) -> None:
-        """Wake a thread blocked in take() so it can notice it should stop."""
+        """Make a thread blocked in take() return None now, so it can notice it should stop."""
         with self._changed:
+            self._wakeups += 1
             self._changed.notify_all()
 
     def set_reply(self, job_id: int, reply_ts: str) -> None:

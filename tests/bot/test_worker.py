@@ -1,0 +1,200 @@
+"""The worker against the loopback fake Slack: streaming, final answer, failures, retries, stop/checkpoint."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.queue import Job, QuestionQueue
+from bot.slack.app import make_web_client
+from bot.slack.thread import ThreadReplies
+from bot.worker import Worker
+from tests.bot.answerers import MANU, ScriptedAnswerer
+from tests.fake_slack import FakeSlack, fake_slack  # noqa: F401
+from vectorstore.status import IndexStatus
+
+INTERVAL = 0.2
+pytestmark = pytest.mark.timeout(60)
+
+
+class Rig:
+    """A queue in tmp_path, ThreadReplies pointed at the fake, and workers started on demand."""
+
+    def __init__(self, fake: FakeSlack, tmp_path: Path, make_settings: Callable[..., Any]) -> None:
+        self.fake = fake
+        self.settings = make_settings(slack_bot_token=fake.bot_token, slack_api_url=fake.api_url)
+        self.queue = QuestionQueue.beside_index(tmp_path / "index", max_size=50, per_user_max=50)
+        self.replies = ThreadReplies(make_web_client(self.settings))
+        self.workers: list[Worker] = []
+        self.n = 0
+
+    def worker(self, answerer: ScriptedAnswerer, **kwargs: Any) -> Worker:
+        worker = Worker(
+            self.queue,
+            answerer,
+            self.replies,
+            index_status=lambda: IndexStatus(files=3, chunks=40, updated_at=None),
+            update_interval=INTERVAL,
+            retry_backoff=(0.05,),
+            **kwargs,
+        )
+        worker.start()
+        self.workers.append(worker)
+        return worker
+
+    def ask(self, question: str, channel: str = "C1") -> Job:
+        self.n += 1
+        ts = f"1700000000.{self.n:06d}"
+        result = self.queue.enqueue(
+            event_id=f"Ev{self.n}", channel=channel, ts=ts, thread_ts=ts, user="U1", question=question
+        )
+        assert result.job is not None
+        return result.job
+
+    def bot_messages(self, job: Job) -> list[dict[str, Any]]:
+        return [m for m in self.fake.messages(job.channel, job.thread_ts) if m.get("bot_id")]
+
+    def final_text(self, job: Job) -> str:
+        return "\n".join(str(m.get("text", "")) for m in self.bot_messages(job))
+
+    def wait_answered(self, job: Job, timeout: float = 10) -> None:
+        self.fake.wait_for(lambda _: "Sources" in self.final_text(job), timeout)
+
+
+@pytest.fixture
+def rig(fake_slack: FakeSlack, tmp_path: Path, make_settings: Callable[..., Any]) -> Iterator[Rig]:  # noqa: F811
+    rig = Rig(fake_slack, tmp_path, make_settings)
+    yield rig
+    for worker in rig.workers:
+        worker.stop(5)
+    rig.queue.close()
+
+
+def test_streams_partial_answers_then_finalises_one_message(rig: Rig) -> None:
+    def shown_in_slack(so_far: str) -> None:
+        rig.fake.wait_for(
+            lambda f: any(so_far in str(c.args.get("text", "")) for c in f.calls("chat.update")), 5
+        )
+
+    answerer = ScriptedAnswerer(
+        text_for=lambda q: "The guarantee is 750 million pounds", after_token=shown_in_slack
+    )
+    rig.worker(answerer)
+    job = rig.ask("How much is the minimum guarantee?")
+    rig.wait_answered(job)
+
+    assert len(rig.fake.calls("chat.postMessage")) == 1  # the placeholder; everything else is an update
+    updates = rig.fake.calls("chat.update")
+    partials = [str(c.args["text"]) for c in updates[:-1]]
+    assert partials[0] == "The" and partials[-1] == "The guarantee is 750 million pounds"
+    gaps = [b.at - a.at for a, b in itertools.pairwise(updates)]
+    assert min(gaps) >= INTERVAL * 0.9  # never more than one update per interval
+    final = rig.bot_messages(job)
+    assert len(final) == 1
+    assert "The guarantee is 750 million pounds" in final[0]["text"]
+    assert f"{MANU}* — p. 53 (printed 43), p. 75" in final[0]["text"]
+    assert "Index: 3 files, never updated" in final[0]["text"]
+    assert rig.queue.history(job.channel, job.thread_ts)[0].answer == "The guarantee is 750 million pounds"
+
+
+def test_follow_up_gets_the_thread_history(rig: Rig) -> None:
+    answerer = ScriptedAnswerer()
+    rig.worker(answerer)
+    first = rig.ask("revenue in 2022?")
+    rig.wait_answered(first)
+    follow = rig.queue.enqueue(
+        event_id="EvF",
+        channel="C1",
+        ts="1800000000.000001",
+        thread_ts=first.thread_ts,
+        user="U1",
+        question="and in 2021?",
+    )
+    assert follow.job is not None
+    rig.fake.wait_for(lambda _: len(answerer.calls) == 2)
+    question, history = answerer.calls[1]
+    assert question == "and in 2021?"
+    assert [(t.question, t.answer) for t in history] == [("revenue in 2022?", "Answer to: revenue in 2022?")]
+
+
+def test_a_job_that_raises_gets_an_apology_with_an_error_id_and_the_worker_goes_on(
+    rig: Rig, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="bot.worker")
+    rig.worker(ScriptedAnswerer())
+    bad = rig.ask("please explode")
+    good = rig.ask("a fine question")
+    rig.wait_answered(good)
+
+    apology = rig.final_text(bad)
+    assert "Sorry, something went wrong" in apology and "Sources" not in apology
+    error_id = apology.split("error id ")[1].split(")")[0]
+    assert len(error_id) == 10
+    logged = [r for r in caplog.records if error_id in r.getMessage()]
+    assert logged and logged[0].exc_info is not None and "the model fell over" in str(logged[0].exc_info[1])
+    assert len(rig.bot_messages(bad)) == 1  # the placeholder became the apology
+
+
+def test_slack_server_errors_on_the_final_answer_are_retried_not_lost(rig: Rig) -> None:
+    # Three 503s exhaust the client's own retries; the worker retries the fourth itself.
+    rig.fake.fail_next("chat.update", status=503, times=4)
+    rig.worker(ScriptedAnswerer(mode="retrieval-only"))
+    job = rig.ask("what is the revenue?")
+    rig.wait_answered(job, timeout=20)
+    updates = rig.fake.calls("chat.update")
+    assert [c.status for c in updates] == [503] * 4 + [200]
+    assert "No language model is loaded" in rig.final_text(job)
+
+
+def test_stop_during_generation_checkpoints_and_the_next_worker_finishes_the_same_message(rig: Rig) -> None:
+    pace = threading.Event()
+    answerer = ScriptedAnswerer(
+        text_for=lambda q: " ".join(["word"] * 2000), after_token=lambda _: pace.wait(0.01)
+    )
+    worker = rig.worker(answerer)
+    job = rig.ask("a long answer")
+    rig.fake.wait_for(lambda f: any("word word" in str(c.args.get("text")) for c in f.calls("chat.update")))
+
+    assert worker.stop(0.1) is True  # interrupted at the next token and checkpointed by itself
+    assert rig.queue.snapshot().pending == 1
+    interrupted = rig.bot_messages(job)
+    assert len(interrupted) == 1 and "restarting" in interrupted[0]["text"]
+
+    rig.worker(ScriptedAnswerer())
+    rig.wait_answered(job)
+    answered = rig.bot_messages(job)
+    assert len(answered) == 1 and answered[0]["ts"] == interrupted[0]["ts"]
+    assert "Answer to: a long answer" in answered[0]["text"]
+
+
+def test_stop_while_the_model_is_silent_checkpoints_from_outside(rig: Rig) -> None:
+    gate = threading.Event()
+    answerer = ScriptedAnswerer(gate=gate)
+    worker = rig.worker(answerer, abort_grace=0.1)
+    job = rig.ask("a slow prompt")
+    assert answerer.started.wait(5)
+    rig.fake.wait_for(lambda f: len(rig.bot_messages(job)) == 1)
+
+    assert worker.stop(0.1) is False
+    assert rig.queue.snapshot().pending == 1
+    gate.set()  # the abandoned answer completes but must not reach Slack or the queue
+    rig.fake.wait_for(lambda _: not worker.is_alive())
+    assert "restarting" in rig.final_text(job)
+    assert rig.queue.snapshot().pending == 1
+
+
+def test_wait_estimate_uses_the_default_until_answers_are_measured(rig: Rig) -> None:
+    worker = rig.worker(ScriptedAnswerer())
+    assert worker.estimate_minutes(1) == 1
+    assert worker.estimate_minutes(3) == 3
+    job = rig.ask("quick")
+    rig.wait_answered(job)
+    rig.fake.wait_for(lambda _: worker.current() is None)
+    assert worker.average_seconds() < 5
+    assert worker.estimate_minutes(3) == 1
