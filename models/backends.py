@@ -1,0 +1,249 @@
+"""The two inference backends (ctransformers, llama-cpp-python) behind one small token-level interface.
+
+Both are imported only when a model is loaded. Each engine evaluates the prompt in batches itself so that a
+deadline can stop a long prompt between batches, and yields one token at a time so that closing the
+generator stops generation at once.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import logging
+import threading
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from models.model_file import ModelFileError
+
+logger = logging.getLogger(__name__)
+
+Backend = Literal["ctransformers", "llama-cpp"]
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """How to open a model file; changing any of these means loading it again."""
+
+    model_path: Path
+    model_type: str
+    context_length: int
+    threads: int
+    batch_size: int
+    seed: int
+    ctransformers_lib: str = ""
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Per-answer sampling parameters (defaults are ctransformers', which the tutorial used)."""
+
+    temperature: float
+    seed: int
+    top_k: int = 40
+    top_p: float = 0.95
+    repetition_penalty: float = 1.1
+
+
+class Engine(Protocol):
+    """A loaded model that tokenizes and generates token ids; one generation at a time (hold `lock`)."""
+
+    backend: Backend
+    options: LoadOptions
+    lock: threading.Lock
+
+    @property
+    def context_length(self) -> int:
+        """Tokens the context window holds."""
+        ...
+
+    def tokenize(self, text: str, *, add_bos: bool) -> list[int]:
+        """The model's own token ids for `text`."""
+        ...
+
+    def token_bytes(self, token: int) -> bytes:
+        """The bytes one token stands for (may be part of a UTF-8 character)."""
+        ...
+
+    def generate(
+        self, prompt: Sequence[int], sampling: Sampling, should_stop: Callable[[], object]
+    ) -> Generator[int, None, None]:
+        """Evaluate the prompt, then yield sampled tokens until end-of-sequence or the caller stops."""
+        ...
+
+
+def _common_prefix(done: Sequence[int], prompt: Sequence[int]) -> int:
+    """How many leading prompt tokens are already in the context (at least one is always re-evaluated)."""
+    limit = min(len(done), len(prompt) - 1)
+    n = 0
+    while n < limit and done[n] == prompt[n]:
+        n += 1
+    return n
+
+
+@functools.cache
+def _probed_ctransformers_lib() -> str:
+    """The CPU library ctransformers picks for this machine; probing takes about a second, so once."""
+    from ctransformers.lib import find_library
+
+    return str(find_library(None))
+
+
+class CTransformersEngine:
+    """ctransformers 0.2.27: GGML v3 and GGUF through its bundled 2023 llama.cpp."""
+
+    backend: Backend = "ctransformers"
+
+    def __init__(self, options: LoadOptions) -> None:
+        from ctransformers.llm import LLM, Config
+
+        self.options = options
+        self.lock = threading.Lock()
+        config = Config(
+            context_length=options.context_length,
+            batch_size=options.batch_size,
+            threads=options.threads,
+            seed=options.seed,
+            gpu_layers=0,
+        )
+        try:
+            self._llm = LLM(
+                str(options.model_path),
+                options.model_type,
+                config=config,
+                lib=options.ctransformers_lib or _probed_ctransformers_lib(),
+            )
+        except (RuntimeError, ValueError, OSError) as exc:
+            raise ModelFileError(
+                f"{options.model_path}: ctransformers could not load the model: {exc}"
+            ) from exc
+
+    @property
+    def context_length(self) -> int:
+        """Tokens the context window holds."""
+        return int(self._llm.context_length)
+
+    def tokenize(self, text: str, *, add_bos: bool) -> list[int]:
+        """The model's own token ids for `text`."""
+        data = text.encode("utf-8")
+        # ctransformers sizes its output buffer by characters, but a character outside the vocabulary
+        # becomes one token per byte: size it by bytes so the C side cannot write past it.
+        buffer = (ctypes.c_int * (len(data) + 2))()
+        n = self._llm.ctransformers_llm_tokenize(data, add_bos, buffer)
+        return list(buffer[:n])
+
+    def token_bytes(self, token: int) -> bytes:
+        """The bytes one token stands for."""
+        return bytes(self._llm.ctransformers_llm_detokenize(token) or b"")
+
+    def generate(
+        self, prompt: Sequence[int], sampling: Sampling, should_stop: Callable[[], object]
+    ) -> Generator[int, None, None]:
+        """Evaluate the prompt in batches (reusing a cached prefix), then sample token by token."""
+        llm = self._llm
+        batch = self.options.batch_size
+        threads = self.options.threads
+        keep = _common_prefix(llm._context, prompt)
+        llm._context = llm._context[:keep]
+        todo = list(prompt[keep:])
+        for start in range(0, len(todo), batch):
+            if should_stop():
+                return
+            llm.eval(todo[start : start + batch], batch_size=batch, threads=threads)
+        while True:
+            token = llm.sample(
+                top_k=sampling.top_k,
+                top_p=sampling.top_p,
+                temperature=sampling.temperature,
+                repetition_penalty=sampling.repetition_penalty,
+                last_n_tokens=64,
+                seed=sampling.seed,
+            )
+            if llm.is_eos_token(token):
+                return
+            yield token
+            llm.eval([token], batch_size=batch, threads=threads)
+
+
+class LlamaCppEngine:
+    """llama-cpp-python: GGUF only."""
+
+    backend: Backend = "llama-cpp"
+
+    def __init__(self, options: LoadOptions) -> None:
+        from llama_cpp import Llama
+
+        self.options = options
+        self.lock = threading.Lock()
+        try:
+            self._llama: Any = Llama(
+                model_path=str(options.model_path),
+                n_ctx=options.context_length,
+                n_batch=options.batch_size,
+                n_ubatch=options.batch_size,
+                n_threads=options.threads,
+                n_threads_batch=options.threads,
+                seed=options.seed,
+                verbose=False,
+            )
+        except (RuntimeError, ValueError, OSError) as exc:
+            raise ModelFileError(f"{options.model_path}: llama-cpp could not load the model: {exc}") from exc
+
+    @property
+    def context_length(self) -> int:
+        """Tokens the context window holds."""
+        return int(self._llama.n_ctx())
+
+    def tokenize(self, text: str, *, add_bos: bool) -> list[int]:
+        """The model's own token ids for `text`."""
+        return list(self._llama.tokenize(text.encode("utf-8"), add_bos=add_bos, special=False))
+
+    def token_bytes(self, token: int) -> bytes:
+        """The bytes one token stands for."""
+        return bytes(self._llama.detokenize([token]))
+
+    def generate(
+        self, prompt: Sequence[int], sampling: Sampling, should_stop: Callable[[], object]
+    ) -> Generator[int, None, None]:
+        """Evaluate the prompt in batches (reusing a cached prefix), then sample token by token."""
+        llama = self._llama
+        batch = self.options.batch_size
+        llama.n_tokens = _common_prefix(llama.input_ids[: llama.n_tokens].tolist(), prompt)
+        todo = list(prompt[llama.n_tokens :])
+        for start in range(0, len(todo), batch):
+            if should_stop():
+                return
+            llama.eval(todo[start : start + batch])
+        llama.set_seed(sampling.seed)
+        eos = llama.token_eos()
+        # The whole prompt is in the cache now, so generate() samples at once without evaluating it again.
+        tokens = llama.generate(
+            list(prompt),
+            top_k=sampling.top_k,
+            top_p=sampling.top_p,
+            min_p=0.0,
+            temp=sampling.temperature,
+            repeat_penalty=sampling.repetition_penalty,
+        )
+        try:
+            for token in tokens:
+                if token == eos:
+                    return
+                yield int(token)
+        finally:
+            tokens.close()
+
+
+def open_engine(backend: Backend, options: LoadOptions) -> Engine:
+    """Load the model file with the chosen backend."""
+    engine: Engine = CTransformersEngine(options) if backend == "ctransformers" else LlamaCppEngine(options)
+    logger.info(
+        "model loaded backend=%s path=%s context_length=%d threads=%d",
+        backend,
+        options.model_path,
+        engine.context_length,
+        options.threads,
+    )
+    return engine

@@ -1,0 +1,258 @@
+"""The local Llama as a langchain-core LLM: backend choice, loading once per process, token streaming."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models.llms import LLM
+from langchain_core.outputs import GenerationChunk
+from pydantic import ConfigDict, Field, PrivateAttr
+
+from models.backends import Backend, Engine, LoadOptions, Sampling, open_engine
+from models.model_file import LLMLoadError, ModelFileError, detect_format, inspect_model_file
+from models.text_stream import FinishReason, StreamResult, stream_text
+
+if TYPE_CHECKING:
+    from config.settings import Settings
+
+__all__ = [
+    "DEFAULT_STOP",
+    "LLMLoadError",
+    "LocalLLM",
+    "ModelFileError",
+    "PromptTooLongError",
+    "load_llm",
+    "resolve_backend",
+    "unload_all",
+]
+
+logger = logging.getLogger(__name__)
+
+# Where Llama-2-chat, prompted with the QA template, starts writing the next turn instead of stopping.
+DEFAULT_STOP: tuple[str, ...] = ("\nQuestion:", "\nContext:", "[INST]", "</s>")
+
+
+class PromptTooLongError(ValueError):
+    """The prompt does not leave room for even one new token in the context window."""
+
+
+def llama_cpp_available() -> bool:
+    """True when llama-cpp-python is installed (checked without importing it)."""
+    return importlib.util.find_spec("llama_cpp") is not None
+
+
+def resolve_backend(model_path: Path, requested: str) -> Backend:
+    """The backend for this file: auto = llama-cpp for GGUF when installed, else ctransformers."""
+    fmt = detect_format(model_path)
+    if requested == "ctransformers":
+        return "ctransformers"
+    if requested == "llama-cpp":
+        if fmt != "gguf":
+            raise ModelFileError(
+                f"{model_path}: a GGML file can only be loaded by ctransformers; "
+                "set DOCBOT_LLM_BACKEND=ctransformers (or auto), or use a GGUF model"
+            )
+        if not llama_cpp_available():
+            raise LLMLoadError(
+                "DOCBOT_LLM_BACKEND=llama-cpp but llama-cpp-python is not installed; "
+                "install the 'llamacpp' extra or use ctransformers"
+            )
+        return "llama-cpp"
+    if requested != "auto":
+        raise ValueError(f"unknown LLM backend {requested!r}; accepted: auto, ctransformers, llama-cpp")
+    return "llama-cpp" if fmt == "gguf" and llama_cpp_available() else "ctransformers"
+
+
+class LocalLLM(LLM):
+    """A local GGUF/GGML Llama with token streaming; one generation at a time per loaded model."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    backend: str = Field(description="ctransformers or llama-cpp.")
+    model_path: str = Field(description="The model file.")
+    max_new_tokens: int = Field(256, ge=1)
+    temperature: float = Field(0.01, ge=0.0)
+    top_k: int = 40
+    top_p: float = 0.95
+    repetition_penalty: float = 1.1
+    seed: int = 42
+    stop: list[str] = Field(default_factory=lambda: list(DEFAULT_STOP))
+
+    _engine: Engine = PrivateAttr()
+
+    def __init__(self, *, engine: Engine, **data: Any) -> None:
+        data.setdefault("backend", engine.backend)
+        data.setdefault("model_path", str(engine.options.model_path))
+        super().__init__(**data)
+        self._engine = engine
+
+    @property
+    def _llm_type(self) -> str:
+        return f"docbot-{self.backend}"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {
+            "backend": self.backend,
+            "model_path": self.model_path,
+            "max_new_tokens": self.max_new_tokens,
+            "temperature": self.temperature,
+            "seed": self.seed,
+        }
+
+    @property
+    def context_length(self) -> int:
+        """Tokens the model's context window holds."""
+        return self._engine.context_length
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens `text` takes in a prompt, by the model's own tokenizer (no BOS)."""
+        return len(self._engine.tokenize(text, add_bos=False))
+
+    def get_num_tokens(self, text: str) -> int:
+        """Tokens `text` takes, by the model's own tokenizer."""
+        return self.count_tokens(text)
+
+    def _call(
+        self,
+        prompt: str,
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> str:
+        return "".join(chunk.text for chunk in self._stream(prompt, stop, run_manager, **kwargs))
+
+    def _stream(
+        self,
+        prompt: str,
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[GenerationChunk]:
+        """Yield text as it is generated.
+
+        Keyword arguments: `max_new_tokens`; `deadline` (a time.monotonic() value) and `cancel` (a
+        threading.Event) stop generation between prompt batches and between tokens. The last chunk is empty
+        and carries generation_info: finish_reason (eos, stop, length, deadline, cancelled), prompt_tokens,
+        generated_tokens.
+        """
+        deadline: float | None = kwargs.get("deadline")
+        cancel: threading.Event | None = kwargs.get("cancel")
+        max_new_tokens = int(kwargs.get("max_new_tokens", self.max_new_tokens))
+        stops = list(dict.fromkeys([*self.stop, *(stop or [])]))
+        engine = self._engine
+        tokens = engine.tokenize(prompt, add_bos=True)
+        room = engine.context_length - len(tokens)
+        if room < 1:
+            raise PromptTooLongError(
+                f"prompt is {len(tokens)} tokens; the context window holds {engine.context_length}"
+            )
+
+        def should_stop() -> FinishReason | None:
+            if cancel is not None and cancel.is_set():
+                return "cancelled"
+            if deadline is not None and time.monotonic() >= deadline:
+                return "deadline"
+            return None
+
+        sampling = Sampling(
+            temperature=self.temperature,
+            seed=self.seed,
+            top_k=self.top_k,
+            top_p=self.top_p,
+            repetition_penalty=self.repetition_penalty,
+        )
+        result = StreamResult()
+        with engine.lock:
+            token_ids = engine.generate(tokens, sampling, should_stop)
+            pieces = (engine.token_bytes(token) for token in token_ids)
+            try:
+                for text in stream_text(
+                    pieces,
+                    max_new_tokens=min(max_new_tokens, room),
+                    stop=stops,
+                    should_stop=should_stop,
+                    result=result,
+                ):
+                    chunk = GenerationChunk(text=text)
+                    if run_manager is not None:
+                        run_manager.on_llm_new_token(text, chunk=chunk)
+                    yield chunk
+            finally:
+                token_ids.close()
+        logger.debug(
+            "generation done finish_reason=%s prompt_tokens=%d generated_tokens=%d",
+            result.finish_reason,
+            len(tokens),
+            result.generated_tokens,
+        )
+        yield GenerationChunk(
+            text="",
+            generation_info={
+                "finish_reason": result.finish_reason,
+                "prompt_tokens": len(tokens),
+                "generated_tokens": result.generated_tokens,
+            },
+        )
+
+
+_ENGINES: dict[tuple[Any, ...], Engine] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+def _load_options(settings: Settings) -> LoadOptions:
+    return LoadOptions(
+        model_path=Path(settings.model_path),
+        model_type=settings.model_type,
+        context_length=settings.context_length,
+        threads=settings.threads or os.cpu_count() or 1,
+        batch_size=settings.batch_size,
+        seed=settings.seed,
+        ctransformers_lib=settings.ctransformers_lib,
+    )
+
+
+def load_engine(settings: Settings) -> Engine:
+    """Check the model file, pick the backend and load it, once per process for the same file and options."""
+    options = _load_options(settings)
+    info = inspect_model_file(options.model_path, options.model_type)
+    backend = resolve_backend(options.model_path, settings.llm_backend)
+    stat = options.model_path.stat()
+    key = (backend, options.model_path.resolve(), stat.st_size, stat.st_mtime_ns, options)
+    with _ENGINES_LOCK:
+        engine = _ENGINES.get(key)
+        if engine is None:
+            logger.info(
+                "loading model path=%s format=%s backend=%s size=%d",
+                info.path,
+                info.format,
+                backend,
+                info.size,
+            )
+            engine = open_engine(backend, options)
+            _ENGINES[key] = engine
+    return engine
+
+
+def load_llm(settings: Settings) -> LocalLLM:
+    """The configured model as a LocalLLM; raises LLMLoadError (ModelFileError for file problems)."""
+    return LocalLLM(
+        engine=load_engine(settings),
+        max_new_tokens=settings.max_new_tokens,
+        temperature=settings.temperature,
+        seed=settings.seed,
+    )
+
+
+def unload_all() -> None:
+    """Forget every loaded model (the memory is freed when the last LocalLLM using it goes away)."""
+    with _ENGINES_LOCK:
+        _ENGINES.clear()

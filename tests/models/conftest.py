@@ -1,0 +1,48 @@
+"""Fixtures for the models tests: tiny Llama files and settings that load them through the real backends."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from tests.tiny_llama import tiny_ggml, tiny_gguf
+
+if TYPE_CHECKING:
+    from config.settings import Settings
+
+__all__ = ["tiny_ggml", "tiny_gguf"]
+
+# (file format, backend) pairs the real backends can load.
+CASES = [("gguf", "ctransformers"), ("gguf", "llama-cpp"), ("ggml", "ctransformers")]
+
+
+@pytest.fixture(scope="session")
+def tiny_settings() -> Callable[..., Settings]:
+    """Settings for a tiny model: one thread, a 512-token window, a fixed seed."""
+
+    def build(model_path: Path, **overrides: Any) -> Settings:
+        from config.settings import load_settings
+
+        values: dict[str, Any] = {
+            "model_path": model_path,
+            "llm_backend": "auto",
+            "threads": 1,
+            "context_length": 512,
+            "batch_size": 64,
+            "max_new_tokens": 24,
+            "temperature": 0.8,
+            "seed": 7,
+        }
+        values.update(overrides)
+        return load_settings(env_file=None, **values)
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def tiny_model_file(tiny_gguf: Path, tiny_ggml: Path) -> Callable[[str], Path]:
+    """The tiny model file of a format ("gguf" or "ggml")."""
+    return {"gguf": tiny_gguf, "ggml": tiny_ggml}.__getitem__
