@@ -1,0 +1,74 @@
+"""Prompt templates: the tutorial's QA template (byte for byte) and the follow-up question rewriter."""
+
+from __future__ import annotations
+
+import string
+from pathlib import Path
+
+from langchain_core.prompts import PromptTemplate
+
+# The tutorial's template, whitespace included: small models answer differently when it changes.
+QA_TEMPLATE = """Use the following pieces of information to answer the user's question.
+If you don't know the answer, just say that you don't know, don't try to make up an answer.
+
+Context: {context}
+Question: {question}
+
+Only return the helpful answer below and nothing else.
+Helpful answer:
+"""
+
+# Turns a follow-up in a thread ("and in 2021?") into a question that retrieval can use on its own.
+CONDENSE_TEMPLATE = """Given the conversation below and a follow-up question, rewrite the follow-up question \
+so that it can be understood without the conversation. Keep names, numbers and years. \
+Only return the rewritten question.
+
+Conversation:
+{history}
+Follow-up question: {question}
+Standalone question:"""
+
+QA_VARIABLES = frozenset({"context", "question"})
+
+
+class PromptFileError(ValueError):
+    """A prompt file cannot be used; the message names the file and the problem."""
+
+
+def _placeholders(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+
+
+def load_prompt(prompt_file: Path | None) -> PromptTemplate:
+    """The QA prompt: the tutorial's template, or the file's, which must use {context} and {question}."""
+    if prompt_file is None:
+        return PromptTemplate.from_template(QA_TEMPLATE)
+    try:
+        template = Path(prompt_file).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PromptFileError(f"{prompt_file}: prompt file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PromptFileError(f"{prompt_file}: cannot read prompt file: {exc}") from exc
+    try:
+        names = _placeholders(template)
+    except ValueError as exc:
+        message = f"{prompt_file}: not a valid template ({exc}); write literal braces doubled"
+        raise PromptFileError(message) from exc
+    missing = sorted(QA_VARIABLES - names)
+    if missing:
+        raise PromptFileError(
+            f"{prompt_file}: prompt template must contain {{context}} and {{question}}; missing "
+            + ", ".join("{" + name + "}" for name in missing)
+        )
+    extra = sorted(names - QA_VARIABLES)
+    if extra:
+        raise PromptFileError(
+            f"{prompt_file}: prompt template may only use {{context}} and {{question}}; found "
+            + ", ".join("{" + name + "}" for name in extra)
+        )
+    return PromptTemplate.from_template(template)
+
+
+def condense_prompt() -> PromptTemplate:
+    """The prompt that rewrites a follow-up question to stand alone, given {history} and {question}."""
+    return PromptTemplate.from_template(CONDENSE_TEMPLATE)
