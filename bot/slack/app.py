@@ -1,0 +1,83 @@
+"""The slack_bolt App: a WebClient that retries rate limits and dropped connections, and the listeners."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from concurrent.futures import Executor, ThreadPoolExecutor
+from typing import Any
+
+from slack_bolt import App
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+
+from bot.slack.context import BotContext
+from bot.slack.listeners import register_all
+from config.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+CLIENT_TIMEOUT_SECONDS = 30
+
+
+def api_url(settings: Settings) -> str:
+    """The Web API base URL with the trailing slash the SDK expects."""
+    url = settings.slack_api_url.strip()
+    return url if url.endswith("/") else url + "/"
+
+
+def make_web_client(settings: Settings, token: str | None = None) -> WebClient:
+    """A WebClient for settings.slack_api_url retrying 429 (after Retry-After), 5xx and lost connections."""
+    if token is None:
+        if settings.slack_bot_token is None:
+            raise ValueError("SLACK_BOT_TOKEN is not set")
+        token = settings.slack_bot_token.get_secret_value()
+    return WebClient(
+        token=token,
+        base_url=api_url(settings),
+        timeout=CLIENT_TIMEOUT_SECONDS,
+        retry_handlers=[
+            ConnectionErrorRetryHandler(max_retry_count=3),
+            RateLimitErrorRetryHandler(max_retry_count=5),
+            ServerErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+def create_app(
+    settings: Settings,
+    ctx: BotContext,
+    *,
+    client: WebClient | None = None,
+    listener_executor: Executor | None = None,
+) -> App:
+    """The Bolt app with docbot's listeners.
+
+    The listener executor has ONE thread by default, so questions enter the queue in the order the
+    Socket Mode connection delivered them (pair it with SocketModeHandler(concurrency=1)); listeners only
+    touch SQLite there and hand their Slack calls to ctx.notifier.
+    """
+    app = App(
+        client=client or make_web_client(settings),
+        listener_executor=listener_executor or ThreadPoolExecutor(1, thread_name_prefix="docbot-intake"),
+        process_before_response=False,
+        ignoring_self_events_enabled=True,
+        raise_error_for_unhandled_request=False,
+    )
+    register_all(app, ctx)
+
+    @app.error
+    def on_error(error: Exception, body: dict[str, Any]) -> None:
+        error_id = uuid.uuid4().hex[:10]
+        logger.error(
+            "listener failed error_id=%s event_id=%s",
+            error_id,
+            body.get("event_id", ""),
+            exc_info=(type(error), error, error.__traceback__),
+        )
+
+    return app

@@ -1,0 +1,15 @@
+"""Slack listeners, one module per event kind; each is thin: ack, parse, filter, enqueue, react."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from bot.slack.context import BotContext
+from bot.slack.listeners import app_mention, command, message
+
+
+def register_all(app: App, ctx: BotContext) -> None:
+    """Attach every listener to `app`."""
+    app_mention.register(app, ctx)
+    message.register(app, ctx)
+    command.register(app, ctx)

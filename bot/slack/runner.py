@@ -1,0 +1,191 @@
+"""Run the Slack bot: check both tokens, start queue, worker and Socket Mode; stop cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from types import FrameType
+
+from slack_bolt.adapter.socket_mode.builtin import SocketModeHandler
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.answer import Answerer
+from bot.queue import QuestionQueue
+from bot.slack.app import api_url, create_app, make_web_client
+from bot.slack.context import BotContext, ScheduleStatus
+from bot.slack.thread import ThreadReplies, slack_error
+from bot.worker import Worker
+from config.settings import Settings, environment_value
+from vectorstore.status import IndexStatus
+
+logger = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_STARTUP = 1
+EXIT_TOKEN = 2
+NOTIFIER_THREADS = 4
+MANIFEST_HINT = "create the Slack app from slack/manifest.yml (see the README)"
+_REJECTED = {
+    "invalid_auth": "is not valid",
+    "not_authed": "is empty",
+    "token_revoked": "has been revoked",
+    "token_expired": "has expired",
+    "account_inactive": "belongs to a deactivated app or workspace",
+    "not_allowed_token_type": "is the wrong kind of token",
+    "missing_scope": "lacks a required scope",
+}
+
+
+class SlackStartupError(Exception):
+    """A one-line reason the bot cannot connect (which token failed, or Slack unreachable)."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_TOKEN) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def _token(settings: Settings, name: str) -> str:
+    secret = getattr(settings, name.lower())
+    if secret is None or not secret.get_secret_value().strip():
+        raise SlackStartupError(f"{name} is not set; {MANIFEST_HINT}")
+    return str(secret.get_secret_value()).strip()
+
+
+def _check_prefix(name: str, token: str, prefix: str) -> None:
+    if not token.startswith(prefix):
+        shown = token[:5] + "…"
+        raise SlackStartupError(f"{name} must start with {prefix} (got {shown}); are the two tokens swapped?")
+
+
+def _rejected(name: str, exc: SlackApiError, url: str) -> SlackStartupError:
+    error = slack_error(exc)
+    status = int(exc.response.status_code or 0)
+    if error in _REJECTED or status in (401, 403):
+        reason = _REJECTED.get(error, "was refused")
+        return SlackStartupError(f"{name} {reason} (Slack said {error} at {url})")
+    return SlackStartupError(f"Slack at {url} failed while checking {name}: {error}", EXIT_STARTUP)
+
+
+def check_tokens(settings: Settings) -> str:
+    """Verify the bot token (auth.test) and app token (apps.connections.open); returns the bot's user id."""
+    bot_token = _token(settings, "SLACK_BOT_TOKEN")
+    app_token = _token(settings, "SLACK_APP_TOKEN")
+    _check_prefix("SLACK_BOT_TOKEN", bot_token, "xoxb-")
+    _check_prefix("SLACK_APP_TOKEN", app_token, "xapp-")
+    url = api_url(settings)
+    for name in ("SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET"):
+        if environment_value(name):
+            raise SlackStartupError(f"unset {name}: it switches slack_bolt to OAuth mode", EXIT_STARTUP)
+    try:
+        auth = make_web_client(settings, bot_token).auth_test()
+    except SlackApiError as exc:
+        raise _rejected("SLACK_BOT_TOKEN", exc, url) from exc
+    except OSError as exc:
+        raise SlackStartupError(f"cannot reach Slack at {url}: {exc}", EXIT_STARTUP) from exc
+    try:
+        WebClient(token=app_token, base_url=url, timeout=30).apps_connections_open(app_token=app_token)
+    except SlackApiError as exc:
+        raise _rejected("SLACK_APP_TOKEN", exc, url) from exc
+    except OSError as exc:
+        raise SlackStartupError(f"cannot reach Slack at {url}: {exc}", EXIT_STARTUP) from exc
+    return str(auth.get("user_id", ""))
+
+
+@contextmanager
+def _signals_set(stop: threading.Event) -> Iterator[None]:
+    """SIGTERM/SIGINT set `stop` (only the main thread may install handlers)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        logger.info("signal received signal=%s; stopping", signal.Signals(signum).name)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _close_socket_mode(handler: SocketModeHandler) -> None:
+    """Stop receiving events; wakes the builtin client's message processor so close() does not wait on it."""
+    client = handler.client
+    client.closed = True
+    client.message_queue.put(None)  # the processor skips None and sees `closed`
+    handler.close()
+
+
+def run_slack(
+    settings: Settings,
+    answerer: Answerer,
+    index_status: Callable[[], IndexStatus],
+    *,
+    schedule_status: ScheduleStatus | None = None,
+    stop_event: threading.Event | None = None,
+) -> int:
+    """Connect to Slack in Socket Mode and answer questions until SIGTERM/SIGINT or `stop_event`.
+
+    Returns 0 after a clean stop, 2 when a token is missing or rejected, 1 when Slack cannot be reached.
+    """
+    stop = stop_event or threading.Event()
+    try:
+        bot_user = check_tokens(settings)
+    except SlackStartupError as exc:
+        print(f"docbot: {exc}", file=sys.stderr)
+        logger.error("slack startup failed reason=%s", exc)
+        return exc.exit_code
+    queue = QuestionQueue.beside_index(
+        settings.index_dir, max_size=settings.queue_max, per_user_max=settings.queue_per_user_max
+    )
+    client = make_web_client(settings)
+    replies = ThreadReplies(client)
+    worker = Worker(queue, answerer, replies, index_status=index_status, docs_base_url=settings.docs_base_url)
+    intake = ThreadPoolExecutor(1, thread_name_prefix="docbot-intake")
+    notifier = ThreadPoolExecutor(NOTIFIER_THREADS, thread_name_prefix="docbot-notify")
+    ctx = BotContext(settings, queue, worker, replies, notifier, index_status, schedule_status)
+    handler: SocketModeHandler | None = None
+    try:
+        with _signals_set(stop):
+            app = create_app(settings, ctx, client=client, listener_executor=intake)
+            worker.start()
+            handler = SocketModeHandler(app, _token(settings, "SLACK_APP_TOKEN"), concurrency=1)
+            handler.connect()
+            logger.info("slack connected bot_user=%s api=%s", bot_user, api_url(settings))
+            stop.wait()
+            logger.info("stopping: no new events; finishing the current answer")
+    except Exception as exc:
+        print(f"docbot: could not start the Slack connection: {exc}", file=sys.stderr)
+        logger.exception("slack run failed")
+        return EXIT_STARTUP
+    finally:
+        _shutdown(handler, intake, notifier, worker, queue, settings.shutdown_timeout_seconds)
+    return EXIT_OK
+
+
+def _shutdown(
+    handler: SocketModeHandler | None,
+    intake: ThreadPoolExecutor,
+    notifier: ThreadPoolExecutor,
+    worker: Worker,
+    queue: QuestionQueue,
+    timeout: float,
+) -> None:
+    if handler is not None:
+        try:
+            _close_socket_mode(handler)
+        except Exception:
+            logger.exception("closing the socket mode connection failed")
+    intake.shutdown(wait=True)
+    notifier.shutdown(wait=True)
+    finished = worker.stop(timeout)
+    queue.close()
+    logger.info("stopped current_answer_finished=%s", finished)
