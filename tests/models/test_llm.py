@@ -11,6 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import gguf
+import numpy as np
 import pytest
 from langchain_core.callbacks import BaseCallbackHandler
 
@@ -290,3 +292,20 @@ def test_importing_models_loads_no_backend() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     )
     assert run.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("backend", ["ctransformers", "llama-cpp"])
+def test_well_formed_file_the_backend_cannot_load(
+    tmp_path: Path, tiny_settings: Callable[..., Any], backend: str
+) -> None:
+    _skip_unless_available(backend)
+    path = tmp_path / "other-arch.gguf"
+    writer = gguf.GGUFWriter(str(path), "no-such-architecture")
+    writer.add_tensor("x.weight", np.zeros((4, 32), dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    with pytest.raises(ModelFileError, match=f"{backend} could not load the model") as caught:
+        load_llm(tiny_settings(path, llm_backend=backend))
+    assert str(path) in str(caught.value)
