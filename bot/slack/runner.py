@@ -14,6 +14,8 @@ from types import FrameType
 from slack_bolt.adapter.socket_mode.builtin import SocketModeHandler
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry import RetryHandler
+from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
 from bot.answer import Answerer
 from bot.queue import QuestionQueue
@@ -30,6 +32,9 @@ EXIT_OK = 0
 EXIT_STARTUP = 1
 EXIT_TOKEN = 2
 NOTIFIER_THREADS = 4
+# The builtin client pings this often and reconnects after 5 failed pings; its default (10 s) leaves a
+# silently dropped connection deaf for about a minute.
+PING_INTERVAL_SECONDS = 3.0
 MANIFEST_HINT = "create the Slack app from slack/manifest.yml (see the README)"
 _REJECTED = {
     "invalid_auth": "is not valid",
@@ -72,6 +77,10 @@ def _rejected(name: str, exc: SlackApiError, url: str) -> SlackStartupError:
     return SlackStartupError(f"Slack at {url} failed while checking {name}: {error}", EXIT_STARTUP)
 
 
+def _startup_retries() -> list[RetryHandler]:
+    return [ConnectionErrorRetryHandler(max_retry_count=1), RateLimitErrorRetryHandler(max_retry_count=2)]
+
+
 def check_tokens(settings: Settings) -> str:
     """Verify the bot token (auth.test) and app token (apps.connections.open); returns the bot's user id."""
     bot_token = _token(settings, "SLACK_BOT_TOKEN")
@@ -83,13 +92,16 @@ def check_tokens(settings: Settings) -> str:
         if environment_value(name):
             raise SlackStartupError(f"unset {name}: it switches slack_bolt to OAuth mode", EXIT_STARTUP)
     try:
-        auth = make_web_client(settings, bot_token).auth_test()
+        auth = WebClient(
+            token=bot_token, base_url=url, timeout=30, retry_handlers=_startup_retries()
+        ).auth_test()
     except SlackApiError as exc:
         raise _rejected("SLACK_BOT_TOKEN", exc, url) from exc
     except OSError as exc:
         raise SlackStartupError(f"cannot reach Slack at {url}: {exc}", EXIT_STARTUP) from exc
     try:
-        WebClient(token=app_token, base_url=url, timeout=30).apps_connections_open(app_token=app_token)
+        client = WebClient(token=app_token, base_url=url, timeout=30, retry_handlers=_startup_retries())
+        client.apps_connections_open(app_token=app_token)
     except SlackApiError as exc:
         raise _rejected("SLACK_APP_TOKEN", exc, url) from exc
     except OSError as exc:
@@ -157,7 +169,9 @@ def run_slack(
         with _signals_set(stop):
             app = create_app(settings, ctx, client=client, listener_executor=intake)
             worker.start()
-            handler = SocketModeHandler(app, _token(settings, "SLACK_APP_TOKEN"), concurrency=1)
+            handler = SocketModeHandler(
+                app, _token(settings, "SLACK_APP_TOKEN"), concurrency=1, ping_interval=PING_INTERVAL_SECONDS
+            )
             handler.connect()
             logger.info("slack connected bot_user=%s api=%s", bot_user, api_url(settings))
             stop.wait()
