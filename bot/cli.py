@@ -90,9 +90,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
+        from models.prompts import PromptFileError
         from vectorstore.store import IndexUnusableError
 
-        if isinstance(exc, IndexUnusableError):
+        if isinstance(exc, IndexUnusableError | PromptFileError):
             print(f"docbot: {exc}", file=sys.stderr)
             return 1
         raise

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_core import ErrorDetails
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -161,7 +162,7 @@ def env_name(field: str) -> str:
     return ENV_PREFIX + field.upper()
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _describe(error: ErrorDetails) -> str:
     field = str(error["loc"][0]) if error["loc"] else "?"
     key = env_name(field) if field in Settings.model_fields else field
     ctx = error.get("ctx") or {}
@@ -195,7 +196,7 @@ def load_settings(
     env = env_file if env_file is not None and Path(env_file).is_file() else None
     clean = {key: value for key, value in overrides.items() if value is not None}
     try:
-        return _FromFile(_env_file=env, **clean)  # type: ignore[call-arg]
+        return _FromFile(_env_file=env, **clean)
     except ValidationError as exc:
         raise SettingsError(
             "invalid settings:\n  " + "\n  ".join(_describe(e) for e in exc.errors())

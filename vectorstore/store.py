@@ -120,7 +120,7 @@ class IndexStore:
         self._lock = threading.RLock()
         self._db = self._connect(self.index_dir / DB_NAME)
         self._init_schema()
-        self._faiss: faiss.IndexIDMap2 | None = None
+        self._faiss: Any = None  # faiss.IndexIDMap2; faiss's stubs are too loose to help
         self._faiss_generation = -1
         self._snapshot_depth = 0
         with self.snapshot():
@@ -256,7 +256,7 @@ class IndexStore:
             time.perf_counter() - started,
         )
 
-    def _read_saved_faiss(self, generation: int) -> faiss.IndexIDMap2 | None:
+    def _read_saved_faiss(self, generation: int) -> Any:
         import faiss
 
         meta = self._meta()
