@@ -26,10 +26,18 @@ STATUS = IndexStatus(
 class RunningBot:
     """run_slack in a thread with a stop event; stop() shuts it down like SIGTERM does."""
 
-    def __init__(self, fake: FakeSlack, settings: Any, answerer: Answerer, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        fake: FakeSlack,
+        settings: Any,
+        answerer: Answerer,
+        index_status: Callable[[], IndexStatus] = lambda: STATUS,
+        **kwargs: Any,
+    ) -> None:
         self.fake = fake
         self.settings = settings
         self.answerer = answerer
+        self.index_status = index_status
         self.stop_event = threading.Event()
         self.exit_code: int | None = None
         self._kwargs = kwargs
@@ -37,7 +45,7 @@ class RunningBot:
 
     def _run(self) -> None:
         self.exit_code = run_slack(
-            self.settings, self.answerer, lambda: STATUS, stop_event=self.stop_event, **self._kwargs
+            self.settings, self.answerer, self.index_status, stop_event=self.stop_event, **self._kwargs
         )
 
     def start(self) -> RunningBot:

@@ -1,0 +1,100 @@
+"""The whole bot on loopback: PDFs indexed by the real engine, the real QA chain (tiny real model through
+the real backend, or retrieval-only), run_slack with slack_bolt Socket Mode, and the fake Slack."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.embeddings import Embeddings
+
+from bot.engine import Engine, open_engine
+from tests.bot.slack.conftest import RunningBot, Thread
+from tests.fake_slack import FakeSlack, control_sequences
+from tests.pdfs import make_text_pdf
+
+pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
+
+ADIDAS = (
+    "The minimum guarantee payable by adidas over the term of the agreement is equal to 750 million pounds."
+)
+NOTICE = "Notice to <!channel> and <@U123>: the staff canteen closes early on Fridays, see <https://evil.example|here>."
+SAFETY = "Report every workplace injury to the safety officer within twenty-four hours of it happening."
+DOCS = "https://docs.example/reports"
+
+
+StartEngineBot = Callable[..., RunningBot]
+
+
+@pytest.fixture
+def start_engine_bot(
+    fake_slack: FakeSlack, make_settings: Callable[..., Any], embeddings: Embeddings
+) -> Iterator[StartEngineBot]:
+    """Index two generated PDFs with the real engine and run the bot on its QA chain."""
+    started: list[tuple[Engine, RunningBot]] = []
+
+    def start(**model: Any) -> RunningBot:
+        settings = make_settings(
+            slack_bot_token=fake_slack.bot_token,
+            slack_app_token=fake_slack.app_token,
+            slack_api_url=fake_slack.api_url,
+            docs_base_url=DOCS,
+            k=2,
+            **model,
+        )
+        make_text_pdf(
+            settings.data_dir / "club report.pdf", ["Annual report 2022.", ADIDAS], labels=["i", "43"]
+        )
+        make_text_pdf(settings.data_dir / "staff" / "notices.pdf", [NOTICE, SAFETY])
+        engine = open_engine(settings, load_llm=bool(model), embeddings=embeddings)
+        started.append((engine, RunningBot(fake_slack, settings, engine.qa, index_status=engine.status)))
+        assert sorted(engine.sync().indexed) == ["club report.pdf", "staff/notices.pdf"]
+        return started[-1][1].start()
+
+    yield start
+    for engine, bot in started:
+        assert bot.stop() == 0
+        engine.close()
+
+
+def test_retrieval_only_answer_cites_the_page_and_cannot_ping(
+    fake_slack: FakeSlack, start_engine_bot: StartEngineBot
+) -> None:
+    start_engine_bot()
+    _, ts = fake_slack.mention("How much is the minimum guarantee payable by adidas?")
+    assert fake_slack.wait_for_calls("reactions.add")[0].args["timestamp"] == ts
+    [answer] = Thread(fake_slack, "C1", ts).wait_answered(timeout=30)
+    text = answer["text"]
+    assert "No language model is loaded" in text
+    link = f"<{DOCS}/club%20report.pdf#page=2|p. 2 (printed 43)>"
+    assert f"*<{DOCS}/club%20report.pdf|club report.pdf>* — {link}" in text
+    assert "750 million pounds" in text
+    assert "Index: 2 files, updated just now" in text
+
+    _, notice = fake_slack.mention("When does the staff canteen close early?")
+    [answer] = Thread(fake_slack, "C1", notice).wait_answered(timeout=30)
+    assert "&lt;!channel&gt;" in answer["text"] and "&lt;@U123&gt;" in answer["text"]
+    posted = fake_slack.calls("chat.postMessage") + fake_slack.calls("chat.update")
+    assert all(s.startswith(f"<{DOCS}/") for c in posted for s in control_sequences(c.args))
+
+
+def test_tiny_real_model_streams_into_the_thread_and_cites_the_page(
+    fake_slack: FakeSlack, start_engine_bot: StartEngineBot, tiny_gguf: Path
+) -> None:
+    start_engine_bot(
+        model_path=tiny_gguf, max_new_tokens=8, threads=1, context_length=512, context_token_budget=200
+    )
+    _, ts = fake_slack.mention("How much is the minimum guarantee payable by adidas?")
+    thread = Thread(fake_slack, "C1", ts)
+    [answer] = thread.wait_answered(timeout=60)
+    assert fake_slack.reactions("C1", ts) == ["eyes"]
+    updates = [c for c in fake_slack.calls("chat.update") if c.args.get("ts") == answer["ts"]]
+    partials = [str(c.args["text"]) for c in updates[:-1]]
+    assert partials and all(p.strip() for p in partials)  # generated words shown before the final answer
+    assert "No language model" not in answer["text"]
+    body = answer["text"].split("*Sources*")[0].strip()
+    assert body and body.split()[0] in partials[0]  # the final answer begins with the streamed words
+    assert f"<{DOCS}/club%20report.pdf#page=2|p. 2 (printed 43)>" in answer["text"]
+    assert len(thread.bot_messages()) == 1
