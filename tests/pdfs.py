@@ -37,6 +37,7 @@ def make_text_pdf(
     header: str | None = None,
     title: str | None = None,
     encrypt_password: str | None = None,
+    encrypt_algorithm: str = "RC4-128",
     font_size: int = 11,
 ) -> Path:
     """Write a PDF with one page per string of `pages`.
@@ -46,7 +47,9 @@ def make_text_pdf(
     footers: explicit footer text per page (None = no footer); overrides footer_numbers.
     header: a running header line printed at the top of every page.
     title: the document-information /Title.
-    encrypt_password: encrypt (RC4-128) with this user password; "" gives a file anyone can open.
+    encrypt_password: encrypt with this user password; "" gives a file anyone can open.
+    encrypt_algorithm: pypdf's name for it: "RC4-128" (default), "AES-128", "AES-256" (AES needs the
+    `cryptography` package to write and to read).
     """
     if labels is not None and len(labels) != len(pages):
         raise ValueError("labels needs one entry per page")
@@ -56,7 +59,7 @@ def make_text_pdf(
         raise ValueError("footers needs one entry per page")
     data = _render(pages, footers, header, font_size)
     if labels is not None or title is not None or encrypt_password is not None:
-        data = _post_process(data, labels, title, encrypt_password)
+        data = _post_process(data, labels, title, encrypt_password, encrypt_algorithm)
     return _write(path, data)
 
 
@@ -146,7 +149,11 @@ def _layout(text: str) -> list[str]:
 
 
 def _post_process(
-    data: bytes, labels: Sequence[str] | None, title: str | None, encrypt_password: str | None
+    data: bytes,
+    labels: Sequence[str] | None,
+    title: str | None,
+    encrypt_password: str | None,
+    encrypt_algorithm: str,
 ) -> bytes:
     from pypdf import PdfReader, PdfWriter
 
@@ -157,7 +164,7 @@ def _post_process(
     if title is not None:
         writer.add_metadata({"/Title": title})
     if encrypt_password is not None:
-        writer.encrypt(user_password=encrypt_password, owner_password="owner-secret", algorithm="RC4-128")
+        writer.encrypt(encrypt_password, "owner-secret", algorithm=encrypt_algorithm)
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()

@@ -158,6 +158,15 @@ def test_empty_user_password_opens(tmp_path: Path) -> None:
     assert doc.pages[0].text == BODY
 
 
+@pytest.mark.parametrize("algorithm", ["AES-128", "AES-256"])
+def test_aes_encryption_opens_with_the_empty_password_only(tmp_path: Path, algorithm: str) -> None:
+    pytest.importorskip("cryptography")
+    opened = make_text_pdf(tmp_path / "a.pdf", [BODY], encrypt_password="", encrypt_algorithm=algorithm)
+    assert read_pdf(opened).pages[0].text == BODY
+    locked = make_text_pdf(tmp_path / "b.pdf", [BODY], encrypt_password="pw", encrypt_algorithm=algorithm)
+    assert reason(locked) == PASSWORD_PROTECTED
+
+
 def test_zero_bytes_is_an_empty_file(tmp_path: Path) -> None:
     assert reason(make_empty_file(tmp_path / "a.pdf")) == EMPTY_FILE == "empty file"
 
