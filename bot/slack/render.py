@@ -16,9 +16,9 @@ SNIPPET_CHARS = 160
 PARTIAL_LIMIT = 2800
 
 RETRIEVAL_ONLY_NOTE = (
-    ":mag: *No language model is loaded, so this is not a written answer:* "
-    "here are the passages that match your question best."
+    ":mag: *Retrieval only — no generated answer.* The passages below match your question best."
 )
+RETRIEVAL_SNIPPET_CHARS = 400  # without a written answer the passages are the answer
 RESTART_NOTE = "The bot is restarting; this question will be answered after the restart."
 CUT_OFF_NOTE = ":warning: _The answer was cut off at the time limit; it is incomplete._"
 
@@ -72,13 +72,13 @@ def _link(url: str, text: str) -> str:
     return f"<{escape(url)}|{text}>" if url else text
 
 
-def _file_lines(name: str, pages: list[Source], base_url: str) -> list[str]:
+def _file_lines(name: str, pages: list[Source], base_url: str, snippet_chars: int) -> list[str]:
     file_url = f"{base_url.rstrip('/')}/{quote(name, safe='/')}" if base_url else ""
     cites = ", ".join(_link(page_link(base_url, s), escape(page_label(s))) for s in pages)
     ocr = " _(scanned, OCR text)_" if any(s.ocr for s in pages) else ""
     lines = [f"*{_link(file_url, escape(name))}* — {cites}{ocr}"]
     for s in pages:
-        text = snippet(s.snippet)
+        text = snippet(s.snippet, snippet_chars)
         if text:
             lines.append(f"> _p. {s.page}_ “{escape(text)}”")
     return lines
@@ -99,11 +99,13 @@ def _pack_lines(lines: list[str], limit: int = SECTION_LIMIT) -> list[str]:
     return texts
 
 
-def source_texts(sources: Iterable[Source], base_url: str = "") -> list[str]:
+def source_texts(
+    sources: Iterable[Source], base_url: str = "", *, snippet_chars: int = SNIPPET_CHARS
+) -> list[str]:
     """Mrkdwn texts (each fits one section) listing the sources grouped per file; citations are never cut."""
     texts: list[str] = []
     for name, pages in group_sources(sources):
-        texts.extend(_pack_lines(_file_lines(name, pages, base_url)))
+        texts.extend(_pack_lines(_file_lines(name, pages, base_url, snippet_chars)))
     return texts
 
 
@@ -172,13 +174,18 @@ def render_answer(
 ) -> list[SlackMessage]:
     """The final answer as one or more thread messages that each fit Slack's limits."""
     blocks: list[dict[str, Any]] = []
-    if answer.mode == "retrieval-only":
-        blocks.append(_section(RETRIEVAL_ONLY_NOTE))
-    body = escape(answer.text.strip()) or "_I found nothing to say about that in the documents._"
-    blocks.extend(_section(part) for part in split_text(body))
+    retrieval_only = answer.mode == "retrieval-only"
+    if retrieval_only:
+        detail = escape(" ".join(answer.text.split()))
+        note = f"{RETRIEVAL_ONLY_NOTE}\n_{detail}_" if detail else RETRIEVAL_ONLY_NOTE
+        blocks.extend(_section(part) for part in split_text(note))
+    else:
+        body = escape(answer.text.strip()) or "_I found nothing to say about that in the documents._"
+        blocks.extend(_section(part) for part in split_text(body))
     if answer.cut_off:
         blocks.append(_section(CUT_OFF_NOTE))
-    cites = source_texts(answer.sources, docs_base_url)
+    limit = RETRIEVAL_SNIPPET_CHARS if retrieval_only else SNIPPET_CHARS
+    cites = source_texts(answer.sources, docs_base_url, snippet_chars=limit)
     if cites:
         heading = "*Sources*\n"
         if len(heading) + len(cites[0]) <= SECTION_LIMIT:

@@ -100,13 +100,21 @@ def test_footer_shows_freshness_and_time() -> None:
     assert footer == "Index: 12 files, updated 4 min ago · answered in 8.2 s"
 
 
-def test_retrieval_only_says_so_and_cut_off_is_marked() -> None:
-    retrieval = Answer(question="q", text="passage", mode="retrieval-only", sources=[src(1)])
-    assert "No language model is loaded" in texts(render_answer(retrieval)[0].blocks)[0]
+def test_retrieval_only_says_so_and_shows_longer_passages() -> None:
+    reason = "Retrieval-only mode (no model file): no generated answer, here are the most relevant passages."
+    passage = "The minimum guarantee payable by adidas " + "over the ten year term " * 12
+    retrieval = Answer(question="q", text=reason, mode="retrieval-only", sources=[src(1, snippet=passage)])
+    [first, *rest] = texts(render_answer(retrieval)[0].blocks)
+    assert first.startswith(":mag: *Retrieval only — no generated answer.*") and f"_{reason}_" in first
+    quoted = [line for line in rest[0].splitlines() if line.startswith("> ")]
+    assert 250 < len(quoted[0]) < 420  # longer than an llm answer's snippets: the passages are the answer
+
+
+def test_cut_off_is_marked() -> None:
     cut = Answer(question="q", text="half an ans", mode="llm", sources=[src(1)], cut_off=True)
     rendered = all_text(cut)
     assert "half an ans" in rendered and "cut off" in rendered
-    assert "No language model" not in rendered
+    assert "Retrieval only" not in rendered
 
 
 def test_no_sources_is_said() -> None:

@@ -149,7 +149,7 @@ def test_slack_server_errors_on_the_final_answer_are_retried_not_lost(rig: Rig) 
     rig.wait_answered(job, timeout=20)
     updates = rig.fake.calls("chat.update")
     assert [c.status for c in updates] == [503] * 4 + [200]
-    assert "No language model is loaded" in rig.final_text(job)
+    assert "Retrieval only — no generated answer" in rig.final_text(job)
 
 
 def test_stop_during_generation_checkpoints_and_the_next_worker_finishes_the_same_message(rig: Rig) -> None:

@@ -50,7 +50,7 @@ def test_dm_is_answered_in_its_thread(fake_slack: FakeSlack, start_bot: StartBot
     start_bot(answerer)
     _, ts = fake_slack.dm("what was matchday revenue?", channel="D7")
     [answer] = Thread(fake_slack, "D7", ts).wait_answered()
-    assert "No language model is loaded" in answer["text"]
+    assert "Retrieval only — no generated answer" in answer["text"]
     assert fake_slack.reactions("D7", ts) == ["eyes"]
 
 
