@@ -140,6 +140,7 @@ _NUMBERED_MAX_WORDS = 6
 _MAX_COMMAS = 3
 _PART = re.compile(r"^P\s?A\s?R\s?T\s+[IVX](\s?[IVX]){0,3}\b", re.IGNORECASE)
 _ITEM = re.compile(r"^ITEM\s+(\d{1,2}[A-Z]?)\.", re.IGNORECASE)
+_GLUED_ITEM = re.compile(r"^\S{1,12}[.;:](ITEM\s+\d{1,2}[A-Z]?\.\s+[A-Z][A-Z ,’'&\[\]-]+)$")
 _CHAPTER_ALONE = re.compile(r"^(CHAPTER|Chapter|APPENDIX|Appendix)\s+(\d{1,3}|[A-Z])$")
 _NAMED_MAJOR = re.compile(
     r"^(CHAPTER|Chapter|ARTICLE|Article|SECTION|Section|APPENDIX|Appendix)\s+(\d{1,3}|[IVX]+|[A-Z])\b(?!\.\d)"
@@ -254,7 +255,7 @@ class HeadingFinder:
             found = None
             if _CHAPTER_ALONE.match(line):
                 found = _chapter(lines, index)
-            elif _ITEM.match(line):  # 10-K items often follow text glued onto the previous line
+            elif _ITEM.match(line) or _GLUED_ITEM.match(line):  # items often follow text glued onto them
                 found = self._item(line), index
             elif fresh_block and line not in self._boilerplate:
                 found = _classify(line, _next_line(lines, index)), index
@@ -267,6 +268,8 @@ class HeadingFinder:
         return headings
 
     def _item(self, line: str) -> tuple[str, str] | None:
+        glued = _GLUED_ITEM.match(line)
+        line = glued.group(1) if glued else line  # "e.ITEM 1A. RISK FACTORS": the end of a cut word
         item = _ITEM.match(line)
         if not item or len(line) > _MAX_HEADING_CHARS:
             return None

@@ -111,6 +111,13 @@ def test_sec_item_headings_cut_by_extraction_get_their_full_names() -> None:
     )
 
 
+def test_an_item_heading_glued_to_the_end_of_a_cut_word_is_found() -> None:
+    finder = HeadingFinder(item_names={"1A": "Risk Factors"})
+    text = "filed with the SEC or in any report we fil\ne.ITEM 1A. RISK FACTORS\nCertain factors harm us."
+    assert [(h.text, h.rank) for h in finder.find(text)] == [("Item 1A. Risk Factors", "major")]
+    assert finder.find("we refer to it in\nPart I.Item 1A of this report and elsewhere.") == []
+
+
 def test_numbered_headings_and_a_chapter_title_on_following_lines() -> None:
     doc = document(
         "Chapter 2\nRV32I Base Integer Instruction Set,\nVersion 2.1\n"
@@ -204,6 +211,8 @@ def test_corpus_sections_sample(read_corpus_pdf: Reader) -> None:
     riscv = {c.page: c.section for c in corpus_chunks(read_corpus_pdf, "riscv_unprivileged_isa_20191214.pdf")}
     assert riscv[33].startswith("Chapter 2 RV32I Base Integer Instruction Set, Version 2.1 > 2.2")
     assert riscv[178].startswith("Appendix A")
+    uber = {c.page: c.section for c in corpus_chunks(read_corpus_pdf, "uber_2021_10k.pdf")}
+    assert uber[20].startswith("Item 1A. Risk Factors")
     lyft = {c.page: c.section for c in corpus_chunks(read_corpus_pdf, "lyft_2021_10k.pdf")}
     assert lyft[64].startswith("Item 7. Management’s Discussion and Analysis")
     assert lyft[20].startswith("Item 1A. Risk Factors")
