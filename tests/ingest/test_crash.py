@@ -1,0 +1,102 @@
+"""Kill a real ingest process at random moments: the index stays readable and consistent, and the next
+sync finishes the interrupted work. A reader polling during the writes never sees half an update."""
+
+from __future__ import annotations
+
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from langchain_core.embeddings import Embeddings
+
+from ingest.sync import SyncOptions, sync_folder
+from models.embeddings import embedding_model_id
+from tests.pdfs import make_text_pdf
+from vectorstore.store import IndexStore
+
+REPO = Path(__file__).resolve().parents[2]
+TRIALS = 6
+OPTIONS = {"batch_size": 2, "chunk_size": 160, "chunk_overlap": 0}
+
+INGEST = f"""
+import sys
+from pathlib import Path
+from ingest.sync import SyncOptions, sync_folder
+from models.embeddings import embedding_model_id, load_embeddings
+from vectorstore.store import IndexStore
+embeddings = load_embeddings()
+store = IndexStore(Path(sys.argv[2]), dim=384, model_id=embedding_model_id(""))
+print("ready", flush=True)
+sync_folder(Path(sys.argv[1]), store, embeddings, SyncOptions(**{OPTIONS!r}))
+print("done", flush=True)
+"""
+
+WORDS = "revenue guarantee sponsor stadium injury safety scooter network ledger audit pension".split()
+
+
+def write_reports(folder: Path, rng: random.Random, names: list[str]) -> None:
+    for name in names:
+        pages = [" ".join(rng.choice(WORDS) for _ in range(90)) + "." for _ in range(2)]
+        make_text_pdf(folder / name, pages)
+
+
+def consistent(index_dir: Path) -> IndexStore:
+    store = IndexStore(index_dir, dim=384, model_id=embedding_model_id(""))
+    assert store.check() == [], store.check()
+    return store
+
+
+@pytest.mark.slow
+def test_killed_ingest_leaves_a_consistent_index_and_resumes(tmp_path: Path, embeddings: Embeddings) -> None:
+    rng = random.Random(20261127)
+    data, index_dir = tmp_path / "data", tmp_path / "index"
+    data.mkdir()
+    names = [f"report-{i:02d}.pdf" for i in range(10)]
+    write_reports(data, rng, names)
+
+    # How long a full sync takes here, so the kills land inside the work.
+    reference = IndexStore(tmp_path / "reference", dim=384, model_id=embedding_model_id(""))
+    started = time.perf_counter()
+    sync_folder(data, reference, embeddings, SyncOptions(**OPTIONS))  # type: ignore[arg-type]
+    full_run = time.perf_counter() - started
+    reference.close()
+
+    killed_mid_work = 0
+    for trial in range(TRIALS):
+        if trial:  # change the folder between trials: edits, a deletion, a new file
+            write_reports(data, rng, rng.sample(names, 3))
+        proc = subprocess.Popen(
+            [sys.executable, "-c", INGEST, str(data), str(index_dir)],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        deadline = time.monotonic() + rng.uniform(0.0, full_run)
+        reader = IndexStore(index_dir, dim=384, model_id=embedding_model_id(""))
+        while time.monotonic() < deadline and proc.poll() is None:
+            assert reader.check() == []  # a concurrent reader never sees a half-written file
+        reader.close()
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            killed_mid_work += 1
+        proc.wait(timeout=60)
+        consistent(index_dir).close()
+
+    assert killed_mid_work >= TRIALS // 2, "the kills should land while the ingest is working"
+    store = consistent(index_dir)
+    report = sync_folder(data, store, embeddings, SyncOptions(**OPTIONS))  # type: ignore[arg-type]
+    assert report.failed == []
+    files = store.files()
+    assert sorted(files) == sorted(names)
+    assert all(info.status == "indexed" and info.chunks > 0 for info in files.values())
+    # A second sync finds nothing left to do: the interrupted work is complete.
+    again = sync_folder(data, store, embeddings, SyncOptions(**OPTIONS))  # type: ignore[arg-type]
+    assert not again.changed and sorted(again.unchanged) == sorted(names)
+    assert store.check() == []
+    store.close()
