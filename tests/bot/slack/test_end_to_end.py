@@ -3,6 +3,12 @@ the real backend, or retrieval-only), run_slack with slack_bolt Socket Mode, and
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +29,7 @@ ADIDAS = (
 NOTICE = "Notice to <!channel> and <@U123>: the staff canteen closes early on Fridays, see <https://evil.example|here>."
 SAFETY = "Report every workplace injury to the safety officer within twenty-four hours of it happening."
 DOCS = "https://docs.example/reports"
+REPO = Path(__file__).resolve().parents[3]
 
 
 StartEngineBot = Callable[..., RunningBot]
@@ -67,7 +74,7 @@ def test_retrieval_only_answer_cites_the_page_and_cannot_ping(
     assert fake_slack.wait_for_calls("reactions.add")[0].args["timestamp"] == ts
     [answer] = Thread(fake_slack, "C1", ts).wait_answered(timeout=30)
     text = answer["text"]
-    assert "No language model is loaded" in text
+    assert "Retrieval only — no generated answer" in text
     link = f"<{DOCS}/club%20report.pdf#page=2|p. 2 (printed 43)>"
     assert f"*<{DOCS}/club%20report.pdf|club report.pdf>* — {link}" in text
     assert "750 million pounds" in text
@@ -93,8 +100,54 @@ def test_tiny_real_model_streams_into_the_thread_and_cites_the_page(
     updates = [c for c in fake_slack.calls("chat.update") if c.args.get("ts") == answer["ts"]]
     partials = [str(c.args["text"]) for c in updates[:-1]]
     assert partials and all(p.strip() for p in partials)  # generated words shown before the final answer
-    assert "No language model" not in answer["text"]
+    assert "Retrieval only" not in answer["text"]
     body = answer["text"].split("*Sources*")[0].strip()
     assert body and body.split()[0] in partials[0]  # the final answer begins with the streamed words
     assert f"<{DOCS}/club%20report.pdf#page=2|p. 2 (printed 43)>" in answer["text"]
     assert len(thread.bot_messages()) == 1
+
+
+@pytest.mark.corpus
+@pytest.mark.timeout(900)
+def test_docbot_run_answers_the_adidas_question_citing_the_guarantee_page(
+    fake_slack: FakeSlack, corpus_dir: Path, tmp_path: Path
+) -> None:
+    """The issue's "done means": `python -m bot run` (the Procfile) against the loopback Slack."""
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(corpus_dir / "manu-20f-2022-09-24.pdf", data)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DOCBOT_", "SLACK_"))}
+    env |= {
+        "PYTHONPATH": str(REPO),
+        "SLACK_BOT_TOKEN": fake_slack.bot_token,
+        "SLACK_APP_TOKEN": fake_slack.app_token,
+        "SLACK_API_URL": fake_slack.api_url,
+        "DOCBOT_DATA_DIR": str(data),
+        "DOCBOT_INDEX_DIR": str(tmp_path / "index"),
+        "DOCBOT_MODEL_PATH": str(tmp_path / "no-model.gguf"),
+    }
+    docbot = [sys.executable, "-m", "bot"]
+    subprocess.run([*docbot, "ingest"], env=env, cwd=tmp_path, check=True, timeout=600, capture_output=True)
+    log = tmp_path / "bot.log"
+    with (
+        log.open("w") as stderr,
+        subprocess.Popen([*docbot, "-v", "run"], env=env, cwd=tmp_path, stderr=stderr) as bot,
+    ):
+        try:
+            fake_slack.wait_for(lambda f: f.connection_count > 0 or bot.poll() is not None, 120)
+            assert bot.poll() is None, log.read_text()
+            _, ts = fake_slack.mention("How much is the minimum guarantee payable by adidas?")
+            [answer] = Thread(fake_slack, "C1", ts).wait_answered(timeout=120)
+            line = re.search(r"\*manu-20f-2022-09-24\.pdf\* — ([^\n]*)", answer["text"])
+            assert line, answer["text"]
+            cited = {int(p) for p in re.findall(r"\bp\. (\d+)", line.group(1))}
+            # Pages stating the £750 million guarantee (tests/eval/questions.jsonl); the issue names p. 53.
+            assert cited & {53, 54, 75, 85, 118, 138}, answer["text"]
+            assert "£750 million" in answer["text"]
+            fake_slack.hang_up()
+            bot.send_signal(signal.SIGTERM)
+            assert bot.wait(60) == 0, log.read_text()
+        finally:
+            fake_slack.accept_connections()
+            if bot.poll() is None:
+                bot.kill()
