@@ -353,8 +353,25 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             from bot.slack.runner import run_slack
 
             return run_slack(settings, engine.qa, engine.status)
+        print(_no_slack_message(settings), file=sys.stderr)
         from bot.console import run_console
 
         return run_console(engine)
     finally:
         engine.close()
+
+
+def _no_slack_message(settings: Settings) -> str:
+    missing = [
+        name
+        for name, value in (
+            ("SLACK_BOT_TOKEN", settings.slack_bot_token),
+            ("SLACK_APP_TOKEN", settings.slack_app_token),
+        )
+        if value is None
+    ]
+    return (
+        f"Slack is not configured: {' and '.join(missing)} not set. To answer in Slack, create the app from "
+        "slack/manifest.yml (README: 'Connect to Slack') and put both tokens in .env. "
+        "Starting the local console chat instead."
+    )

@@ -1,0 +1,74 @@
+"""The console chat that `docbot run` starts without Slack tokens."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from langchain_core.embeddings import Embeddings
+
+from bot.console import run_console
+from bot.engine import open_engine
+from tests.pdfs import make_text_pdf
+
+REPO = Path(__file__).resolve().parents[2]
+ADIDAS = "The minimum guarantee payable by adidas over the term of the agreement is 750 million pounds."
+
+
+class TypeAfterFirstPrompt(io.StringIO):
+    """Stdin whose first line is typed only after a PDF was dropped into the data dir."""
+
+    def __init__(self, text: str, before_first: Callable[[], None]) -> None:
+        super().__init__(text)
+        self.before_first: Callable[[], None] | None = before_first
+
+    def readline(self, size: int | None = -1) -> str:  # type: ignore[override]
+        if self.before_first:
+            self.before_first()
+            self.before_first = None
+        return super().readline(size)
+
+
+def test_empty_data_dir_then_dropped_pdf_is_answered_retrieval_only(
+    make_settings: Callable[..., Any], embeddings: Embeddings
+) -> None:
+    settings = make_settings()
+    engine = open_engine(settings, embeddings=embeddings)
+    drop = lambda: make_text_pdf(settings.data_dir / "club.pdf", ["Cover", ADIDAS], labels=["i", "43"])  # noqa: E731
+    stdin = TypeAfterFirstPrompt("How much is the minimum guarantee payable by adidas?\nstatus\nquit\n", drop)
+    out = io.StringIO()
+    assert run_console(engine, stdin, out) == 0
+    text = out.getvalue()
+    assert "Retrieval-only mode" in text and "make model" in text
+    assert "The index is empty: copy PDF reports into" in text
+    assert "Index updated: 1 indexed" in text
+    assert "[1] club.pdf — p. 2 (printed 43)" in text and "adidas" in text
+    assert "1 file, updated just now" in text
+    engine.close()
+
+
+def test_docbot_run_without_tokens_says_what_is_missing_and_starts_console(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DOCBOT_", "SLACK_"))}
+    env.update(
+        DOCBOT_DATA_DIR=str(tmp_path / "data"),
+        DOCBOT_INDEX_DIR=str(tmp_path / "index"),
+        DOCBOT_MODEL_PATH=str(tmp_path / "none.gguf"),
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "run"],
+        cwd=REPO,
+        env=env,
+        input="quit\n",
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "SLACK_BOT_TOKEN" in result.stdout + result.stderr
+    assert "slack/manifest.yml" in result.stdout + result.stderr
+    assert "docbot console" in result.stdout
