@@ -10,10 +10,13 @@ import time
 import unicodedata
 import warnings
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from ingest.cpu_gate import Cancelled
 
 if TYPE_CHECKING:
     from pypdf import PdfReader
@@ -46,6 +49,21 @@ class PdfDocument:
     page_count: int
 
 
+StepFn = Callable[[], AbstractContextManager[object]]
+"""One turn on the CPU (see ingest.cpu_gate); each page's extraction or OCR runs inside one."""
+
+
+@dataclass
+class _Clock:
+    """Time spent reading a file, not counting turns waited for nor OCR (a scan is slow, not broken)."""
+
+    started: float = field(default_factory=time.monotonic)
+    excluded: float = 0.0
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started - self.excluded
+
+
 class PdfReadError(Exception):
     """A PDF that cannot be read; `reason` is meant for people."""
 
@@ -62,35 +80,63 @@ def _corrupt(detail: str) -> PdfReadError:
     return PdfReadError(f"corrupt: {line or 'unreadable'}")
 
 
-def read_pdf(path: Path, *, max_seconds: float | None = None) -> PdfDocument:
+def read_pdf(
+    path: Path,
+    *,
+    max_seconds: float | None = None,
+    step: StepFn | None = None,
+    ocr: bool | None = None,
+) -> PdfDocument:
     """Read a PDF's text page by page; raise PdfReadError with a reason when it cannot be used.
 
+    Pages without a text layer are read with Tesseract when `ocr` is True, or None and Tesseract is
+    installed; those pages have `ocr=True`. `step` wraps each page's work (a CPU gate's turn).
     OSError (missing file, no permission) is not a PDF problem and propagates. pypdf's warnings and
     log records are routed to DEBUG.
     """
     _route_pypdf_logging()
     if path.stat().st_size == 0:
         raise PdfReadError(EMPTY_FILE)
-    started = time.monotonic()
+    reading = _Reading(_Clock(), max_seconds, step or nullcontext, ocr)
     with warnings.catch_warnings(record=True) as caught:
         try:
-            return _read(path, started, max_seconds)
+            return _read(path, reading)
         finally:
             _relog_warnings(caught)
 
 
-def _read(path: Path, started: float, max_seconds: float | None) -> PdfDocument:
+@dataclass
+class _Reading:
+    """How one file is read: its clock and time limit, the CPU turns, and whether to OCR."""
+
+    clock: _Clock
+    max_seconds: float | None
+    step: StepFn
+    ocr: bool | None
+    ocr_pages: set[int] = field(default_factory=set)
+
+    def use_ocr(self) -> bool:
+        if self.ocr is None:
+            from ingest.ocr import tesseract_available
+
+            self.ocr = tesseract_available()
+            if not self.ocr:
+                logger.debug("ocr unavailable: tesseract is not installed")
+        return self.ocr
+
+
+def _read(path: Path, reading: _Reading) -> PdfDocument:
     reader = _open(path)
     try:
         page_count = len(reader.pages)
         metadata_title = _metadata_title(reader)
         printed_labels = _defined_page_labels(reader, page_count)
-        raw = list(_extract_pages(reader, page_count, started, max_seconds))
-    except PdfReadError:
+        raw = list(_extract_pages(reader, page_count, reading))
+    except (PdfReadError, Cancelled):
         raise
     except Exception as exc:  # pypdf raises many kinds of errors on broken files
         raise _corrupt(_describe(exc)) from exc
-    pages = _finish_pages(raw, printed_labels)
+    pages = _finish_pages(raw, printed_labels, reading.ocr_pages)
     if not pages:
         raise PdfReadError(NO_TEXT_LAYER)
     title = metadata_title or _title_from_text(pages[0].text) or path.stem
@@ -213,23 +259,22 @@ def _defined_page_labels(reader: PdfReader, page_count: int) -> list[str] | None
 # --- extraction and text cleanup -----------------------------------------------------------------
 
 
-def _extract_pages(
-    reader: PdfReader, page_count: int, started: float, max_seconds: float | None
-) -> Iterator[tuple[int, list[str]]]:
+def _extract_pages(reader: PdfReader, page_count: int, reading: _Reading) -> Iterator[tuple[int, list[str]]]:
     """Yield (physical number, cleaned lines) for pages that have text; skip pages that fail."""
     failures = 0
     last_error = ""
     for index in range(page_count):
-        if max_seconds is not None and time.monotonic() - started > max_seconds:
-            raise _corrupt(f"took longer than {max_seconds:g} s")
+        if reading.max_seconds is not None and reading.clock.elapsed() > reading.max_seconds:
+            raise _corrupt(f"took longer than {reading.max_seconds:g} s")
         try:
-            text = reader.pages[index].extract_text()
+            lines = _page_lines(reader, index, reading)
+        except Cancelled:
+            raise
         except Exception as exc:  # one bad page must not cost the whole file
             failures += 1
             last_error = _describe(exc)
             logger.debug("pdf_page_failed page=%d detail=%s", index + 1, last_error)
             continue
-        lines = clean_lines(text)
         if _has_text(lines):
             yield index + 1, lines
     if failures == page_count and page_count:
@@ -261,8 +306,37 @@ def clean_lines(text: str) -> list[str]:
     return lines
 
 
+def _page_lines(reader: PdfReader, index: int, reading: _Reading) -> list[str]:
+    """A page's cleaned lines: its text layer, else (when enabled) what OCR reads in its images."""
+    waiting = time.monotonic()
+    with reading.step():
+        reading.clock.excluded += time.monotonic() - waiting
+        page = reader.pages[index]
+        lines = clean_lines(page.extract_text())
+        if _has_text(lines) or not reading.use_ocr():
+            return lines
+        from ingest.ocr import ocr_page
+
+        reading_started = time.monotonic()
+        lines = clean_lines(ocr_page(page))
+        reading.clock.excluded += time.monotonic() - reading_started
+    if _has_words(lines):
+        reading.ocr_pages.add(index + 1)
+        logger.debug("pdf_page_ocr page=%d lines=%d", index + 1, len(lines))
+        return lines
+    return []
+
+
 def _has_text(lines: list[str]) -> bool:
     return any(ch.isalnum() for line in lines for ch in line)
+
+
+_WORD = re.compile(r"[^\W\d_]{3,}")
+
+
+def _has_words(lines: list[str]) -> bool:
+    """OCR reads specks and rules as stray characters; a page of text has real words."""
+    return sum(len(_WORD.findall(line)) for line in lines) >= 2
 
 
 _BREAK = "-\n"
@@ -346,7 +420,9 @@ class _Candidate:
         return self.kind, physical - self.value
 
 
-def _finish_pages(raw: list[tuple[int, list[str]]], printed_labels: list[str] | None) -> list[Page]:
+def _finish_pages(
+    raw: list[tuple[int, list[str]]], printed_labels: list[str] | None, ocr_pages: set[int] | None = None
+) -> list[Page]:
     """Attach labels, strip page-number lines and build the final page texts."""
     found = _find_page_numbers(raw)
     texts: list[tuple[int, str, str]] = []
@@ -361,7 +437,7 @@ def _finish_pages(raw: list[tuple[int, list[str]]], printed_labels: list[str] | 
     for number, label, text in texts:
         joined = hyphenation.join(text).strip()
         if any(ch.isalnum() for ch in joined):
-            pages.append(Page(number=number, label=label, text=joined))
+            pages.append(Page(number=number, label=label, text=joined, ocr=number in (ocr_pages or ())))
     return pages
 
 

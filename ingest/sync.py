@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +16,7 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from ingest.chunking import Chunk, chunk_document
+from ingest.cpu_gate import Cancelled, CpuGate
 from ingest.pdf import PdfReadError, read_pdf
 from vectorstore.status import FailedFile
 from vectorstore.store import ChunkInput, FileInfo, IndexStore
@@ -47,6 +50,9 @@ class SyncReport:
     chunks: int = 0
     pages: int = 0
     seconds: float = 0.0
+    cancelled: bool = False
+    updated: list[str] = field(default_factory=list)  # the indexed files that replaced an older version
+    pages_by_file: dict[str, int] = field(default_factory=dict)
 
     @property
     def changed(self) -> bool:
@@ -79,6 +85,8 @@ class SyncReport:
         if self.deferred:
             parts.append(f"{len(self.deferred)} still being copied")
         parts.append(f"{len(self.failed)} failed")
+        if self.cancelled:
+            parts.append("stopped early")
         text = ", ".join(parts) + f" in {self.seconds:.1f} s"
         for failure in self.failed:
             text += f"\n  {failure.file}: {failure.reason}"
@@ -87,15 +95,29 @@ class SyncReport:
 
 @dataclass(frozen=True)
 class SyncOptions:
-    """How to chunk and embed; `before_batch` lets a waiting question take the CPU between batches."""
+    """How to chunk and embed.
+
+    cpu_gate: each embedding batch and each PDF page is one turn on this gate, so a waiting question
+    takes the CPU within one step. cancel: when set, the sync stops at the next step (nothing half-done
+    is committed) and reports `cancelled`.
+    """
 
     chunk_size: int = 500
     chunk_overlap: int = 50
     batch_size: int = 16
     settle_seconds: float = 0.0
     max_seconds_per_file: float | None = 300.0
-    before_batch: Callable[[], None] | None = None
+    cpu_gate: CpuGate | None = None
+    cancel: threading.Event | None = None
     progress: ProgressFn | None = None
+
+    def step(self) -> AbstractContextManager[object]:
+        """One turn on the CPU for the indexer; raises Cancelled when the sync must stop."""
+        if self.cpu_gate is not None:
+            return self.cpu_gate.step(self.cancel)
+        if self.cancel is not None and self.cancel.is_set():
+            raise Cancelled()
+        return nullcontext()
 
 
 def scan_folder(data_dir: Path) -> dict[str, DiskFile]:
@@ -166,17 +188,23 @@ def sync_folder(
         store.remove_file(path)
         report.removed.append(path)
         logger.info("removed file=%r", path)
-    for done, (item, sha) in enumerate(todo):
-        if options.progress:
-            options.progress(item.path, done, len(todo))
-        _index_one(item, sha, store, embeddings, options, report)
-    if options.progress:
+    try:
+        for done, (item, sha) in enumerate(todo):
+            if options.progress:
+                options.progress(item.path, done, len(todo))
+            _index_one(item, sha, store, embeddings, options, report)
+    except Cancelled:
+        report.cancelled = True
+        logger.info("sync cancelled; the rest waits for the next run")
+    if options.progress and not report.cancelled:
         options.progress("", len(todo), len(todo))
+    report.updated = [path for path in report.indexed if path in known]
     if report.changed:
         store.save_faiss()
     report.seconds = time.perf_counter() - started
     logger.info(
-        "sync done indexed=%d unchanged=%d removed=%d failed=%d deferred=%d chunks=%d seconds=%.2f",
+        "sync done indexed=%d unchanged=%d removed=%d failed=%d deferred=%d chunks=%d seconds=%.2f "
+        "cancelled=%s",
         len(report.indexed),
         len(report.unchanged),
         len(report.removed),
@@ -184,6 +212,7 @@ def sync_folder(
         len(report.deferred),
         report.chunks,
         report.seconds,
+        report.cancelled,
     )
     return report
 
@@ -242,6 +271,7 @@ def _reuse(
     if twin is not None and twin != item.path:
         store.copy_file(twin, info)
         report.indexed.append(item.path)
+        report.pages_by_file[item.path] = known[twin].pages
         logger.info("copied from=%r to=%r", twin, item.path)
         return True
     return False
@@ -257,20 +287,31 @@ def _index_one(
 ) -> None:
     started = time.perf_counter()
     info = FileInfo(item.path, item.size, item.mtime_ns, sha, "indexed", None, "", 0, 0, time.time())
+    if _changed_since_scan(item, report):
+        return
     try:
-        document = read_pdf(item.absolute, max_seconds=options.max_seconds_per_file)
+        document = read_pdf(item.absolute, max_seconds=options.max_seconds_per_file, step=options.step)
     except PdfReadError as exc:
-        _fail(store, info, exc.reason, report)
+        if not _changed_since_scan(item, report):
+            _fail(store, info, exc.reason, report)
+        return
+    except OSError as exc:  # vanished or unreadable since the scan
+        if not _changed_since_scan(item, report):
+            report.failed.append(FailedFile(item.path, f"unreadable: {exc.strerror or exc}"))
         return
     chunks = chunk_document(document, options.chunk_size, options.chunk_overlap)
     texts = [embedding_text(document.title, chunk) for chunk in chunks]
     try:
         vectors = _embed(texts, embeddings, options)
+        if _changed_since_scan(item, report):
+            return
         info = FileInfo(
             item.path, item.size, item.mtime_ns, sha, "indexed", None, document.title,
             document.page_count, len(chunks), time.time(),
         )  # fmt: skip
         store.replace_file(info, [_to_input(chunk) for chunk in chunks], vectors)
+    except Cancelled:
+        raise
     except Exception as exc:  # one file's trouble (disk full, a model error) must not stop the run
         logger.exception("indexing failed file=%r", item.path)
         report.failed.append(FailedFile(item.path, f"error: {type(exc).__name__}: {exc}"))
@@ -278,6 +319,7 @@ def _index_one(
     report.indexed.append(item.path)
     report.chunks += len(chunks)
     report.pages += document.page_count
+    report.pages_by_file[item.path] = document.page_count
     logger.info(
         "indexed file=%r pages=%d chunks=%d seconds=%.2f",
         item.path,
@@ -285,6 +327,19 @@ def _index_one(
         len(chunks),
         time.perf_counter() - started,
     )
+
+
+def _changed_since_scan(item: DiskFile, report: SyncReport) -> bool:
+    """Look again: a file whose size or mtime moved since the scan is still being written; defer it."""
+    try:
+        stat = item.absolute.stat()
+    except OSError:
+        stat = None
+    if stat is not None and stat.st_size == item.size and stat.st_mtime_ns == item.mtime_ns:
+        return False
+    logger.info("deferred file=%r reason=changed while being indexed", item.path)
+    report.deferred.append(item.path)
+    return True
 
 
 def _fail(store: IndexStore, info: FileInfo, reason: str, report: SyncReport) -> None:
@@ -301,9 +356,8 @@ def _embed(texts: list[str], embeddings: Embeddings, options: SyncOptions) -> np
     """Embed in small batches so a waiting question can take the CPU between them."""
     parts: list[np.ndarray] = []
     for batch in _batches(texts, options.batch_size):
-        if options.before_batch:
-            options.before_batch()
-        parts.append(np.asarray(embeddings.embed_documents(batch), dtype=np.float32))
+        with options.step():
+            parts.append(np.asarray(embeddings.embed_documents(batch), dtype=np.float32))
     if not parts:
         return np.zeros((0, 0), dtype=np.float32)
     return np.vstack(parts)

@@ -264,16 +264,16 @@ def test_corpus_readable_files(read_corpus_pdf: Reader, name: str) -> None:
 
 
 @pytest.mark.corpus
-@pytest.mark.parametrize(
-    ("name", "expected"),
-    [
-        ("linnsequencer_scanned_ccitt.pdf", NO_TEXT_LAYER),
-        ("password_protected_lorem.pdf", PASSWORD_PROTECTED),
-    ],
-)
-def test_corpus_unreadable_files(read_corpus_pdf: Reader, name: str, expected: str) -> None:
-    error = read_corpus_pdf(name)
-    assert isinstance(error, PdfReadError) and error.reason == expected
+def test_corpus_password_protected_file(read_corpus_pdf: Reader) -> None:
+    error = read_corpus_pdf("password_protected_lorem.pdf")
+    assert isinstance(error, PdfReadError) and error.reason == PASSWORD_PROTECTED
+
+
+@pytest.mark.corpus
+def test_corpus_scan_without_ocr_has_no_text_layer(corpus_dir: Path) -> None:
+    with pytest.raises(PdfReadError) as raised:
+        read_pdf(corpus_dir / "linnsequencer_scanned_ccitt.pdf", ocr=False)
+    assert raised.value.reason == NO_TEXT_LAYER
 
 
 @pytest.mark.corpus

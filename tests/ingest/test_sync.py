@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from langchain_core.embeddings import Embeddings
 
+from ingest.cpu_gate import CpuGate
 from ingest.sync import SyncOptions, scan_folder, sync_folder
 from tests.pdfs import make_image_only_pdf, make_text_pdf
 from vectorstore.retriever import HybridRetriever
@@ -189,16 +190,10 @@ def test_links_leading_outside_the_folder_are_not_followed(tmp_path: Path, data:
     assert list(scan_folder(data)) == ["ok.pdf"]
 
 
-def test_embedding_yields_between_batches(data: Path, store: IndexStore, embeddings: Embeddings) -> None:
+def test_embedding_takes_one_cpu_turn_per_batch_and_page(
+    data: Path, store: IndexStore, embeddings: Embeddings
+) -> None:
     make_text_pdf(data / "a.pdf", [ADIDAS + " " + SAFETY + " " + BIKES] * 6)
-    calls: list[int] = []
-    report = sync(
-        data,
-        store,
-        embeddings,
-        batch_size=2,
-        chunk_size=120,
-        chunk_overlap=0,
-        before_batch=lambda: calls.append(1),
-    )
-    assert len(calls) == -(-report.chunks // 2) > 1
+    gate = CpuGate()
+    report = sync(data, store, embeddings, batch_size=2, chunk_size=120, chunk_overlap=0, cpu_gate=gate)
+    assert gate.stats().steps == -(-report.chunks // 2) + 6 > 7  # embedding batches + pages read
