@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +65,49 @@ def make_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[A
 
     (tmp_path / "data").mkdir(exist_ok=True)
     yield build
+
+
+@dataclass(frozen=True)
+class CorpusIndex:
+    """The whole shared corpus, copied and indexed once per test session by `docbot ingest --json`."""
+
+    data_dir: Path
+    index_dir: Path
+    report: dict[str, Any]
+    seconds: float
+
+    def env(self) -> dict[str, str]:
+        """Environment for a docbot subprocess using this index (no model, no Slack)."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DOCBOT_", "SLACK_"))}
+        env |= {
+            "PYTHONPATH": str(REPO),
+            "DOCBOT_DATA_DIR": str(self.data_dir),
+            "DOCBOT_INDEX_DIR": str(self.index_dir),
+            "DOCBOT_MODEL_PATH": str(self.data_dir.parent / "no-model.gguf"),
+        }
+        return env
+
+
+@pytest.fixture(scope="session")
+def corpus_index(corpus_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> CorpusIndex:
+    """Index a copy of ../shared/corpus with the real CLI (about 5 minutes on 2 cores)."""
+    root = tmp_path_factory.mktemp("corpus")
+    data = root / "data"
+    shutil.copytree(corpus_dir, data, ignore=shutil.ignore_patterns("*.md"))
+    for path in data.iterdir():
+        path.chmod(0o644)  # the shared copy is read-only
+    index = CorpusIndex(data, root / "index", {}, 0.0)
+    started = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "ingest", "--json"],
+        env=index.env(),
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=True,
+    )
+    return CorpusIndex(data, root / "index", json.loads(result.stdout), time.perf_counter() - started)
 
 
 # Fixtures that live beside the helpers they use.
