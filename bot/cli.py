@@ -17,6 +17,7 @@ from config.settings import Settings, SettingsError, load_settings
 if TYPE_CHECKING:
     from bot.answer import Answer, Source
     from bot.engine import Engine
+    from ingest.schedule import ScheduleState
 
 logger = logging.getLogger(__name__)
 
@@ -275,15 +276,17 @@ def _print_answer(answer: Answer, *, streamed: bool) -> None:
 
 
 def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
-    """Print the index's files, chunks, failures and last update."""
+    """Print the index's files, chunks, failures and last update, and the bot's last and next re-index."""
     from bot.engine import index_exists
+    from ingest.schedule import read_state
     from vectorstore.store import IndexStore
 
+    schedule = read_state(settings.index_dir)
     if not index_exists(settings):
         message = f"no index at {settings.index_dir} yet; run `docbot ingest`"
-        print(
-            json.dumps({"files": 0, "chunks": 0, "failed": [], "updated_at": None}) if args.json else message
-        )
+        empty = {"files": 0, "chunks": 0, "failed": [], "updated_at": None}
+        empty["reindex"] = _reindex_json(schedule)
+        print(json.dumps(empty) if args.json else message)
         return 0
     store = IndexStore.open_existing(settings.index_dir)
     try:
@@ -302,6 +305,7 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
                     "updated_at": status.updated_at,
                     "version": status.version,
                     "problems": problems,
+                    "reindex": _reindex_json(schedule),
                 }
             )
         )
@@ -319,7 +323,42 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
         print(f"  {failure.file}: {failure.reason}")
     for problem in problems:
         print(f"problem: {problem}")
+    print(_reindex_line(schedule))
     return 0
+
+
+def _bot_running(schedule: ScheduleState) -> bool:
+    from ingest.schedule import process_alive
+
+    return schedule.next_run is not None and process_alive(schedule.pid)
+
+
+def _reindex_json(schedule: ScheduleState | None) -> dict[str, Any] | None:
+    """The bot's re-index state (None when no bot has run on this index); next_run only while it runs."""
+    if schedule is None:
+        return None
+    data = schedule.to_dict()
+    data["bot_running"] = _bot_running(schedule)
+    if not data["bot_running"]:
+        data["next_run"] = None
+        data["running_since"] = None
+    data["summary"] = schedule.summary() if data["bot_running"] else None
+    return data
+
+
+def _reindex_line(schedule: ScheduleState | None) -> str:
+    if schedule is None:
+        return "re-index: no bot has run on this index yet (`docbot run` re-indexes the data dir)"
+    running = _bot_running(schedule)
+    summary = schedule.summary()
+    if not running:
+        summary["next_run"] = "none (the bot is not running)"
+        if schedule.running_since is not None:
+            summary["last_run"] = "interrupted"
+    return (
+        f"re-index: last {summary['last_run']} ({summary['last_result']}); next {summary['next_run']}"
+        f" (every {schedule.interval_minutes:g} min)"
+    )
 
 
 def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
@@ -345,19 +384,26 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
-    """Run the Slack bot, or the console chat when Slack tokens are missing."""
+    """Run the Slack bot, or the console chat when Slack tokens are missing; both re-index the data dir
+    in the background at start and every `reindex_minutes`, pausing while an answer is generated."""
+    from bot.reindex import build_reindexer
+    from ingest.cpu_gate import CpuGate
+
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = _engine(settings, load_llm=True)
+    gate = CpuGate()
+    reindex = build_reindexer(engine, gate)
     try:
         if settings.slack_configured:
             from bot.slack.runner import run_slack
 
-            return run_slack(settings, engine.qa, engine.status)
+            return run_slack(settings, engine.qa, engine.status, cpu_gate=gate, reindex=reindex)
         print(_no_slack_message(settings), file=sys.stderr)
         from bot.console import run_console
 
-        return run_console(engine)
+        return run_console(engine, reindex=reindex, cpu_gate=gate)
     finally:
+        reindex.stop()
         engine.close()
 
 

@@ -4,25 +4,59 @@ from __future__ import annotations
 
 import logging
 import sys
+from contextlib import nullcontext
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
     from bot.answer import Answer
     from bot.engine import Engine
+    from ingest.cpu_gate import CpuGate
+    from ingest.schedule import ReindexScheduler
+    from ingest.sync import SyncReport
 
 logger = logging.getLogger(__name__)
 
 HELP = "Type a question and press Enter. Commands: status, reindex, help, quit."
 
 
-def run_console(engine: Engine, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
-    """Answer questions typed on stdin until EOF or `quit`; the data dir is re-synced before each one."""
+def run_console(
+    engine: Engine,
+    stdin: TextIO | None = None,
+    stdout: TextIO | None = None,
+    *,
+    reindex: ReindexScheduler | None = None,
+    cpu_gate: CpuGate | None = None,
+) -> int:
+    """Answer questions typed on stdin until EOF or `quit`.
+
+    Without `reindex` the data dir is re-synced before each question. With it, the scheduler keeps the
+    index fresh in the background (answers hold `cpu_gate`), and `reindex` asks it for a run at once.
+    """
     inp, out = stdin or sys.stdin, stdout or sys.stdout
     _say(out, f"docbot console — data dir {engine.settings.data_dir}, index {engine.settings.index_dir}")
     if engine.llm_problem:
         _say(out, f"Retrieval-only mode: {engine.llm_problem}.")
-    _sync(engine, out, announce_empty=True)
+    if reindex is None:
+        _sync(engine, out, announce_empty=True)
+        _say(out, HELP)
+        return _loop(engine, inp, out, None, None)
+    reindex.add_listener(lambda report: _announce(out, report))
+    reindex.start()
+    _say(
+        out,
+        f"Watching {engine.settings.data_dir}: indexed now and every {reindex.interval_minutes:g} min "
+        "(type `reindex` to run it at once).",
+    )
     _say(out, HELP)
+    try:
+        return _loop(engine, inp, out, reindex, cpu_gate)
+    finally:
+        reindex.stop()
+
+
+def _loop(
+    engine: Engine, inp: TextIO, out: TextIO, reindex: ReindexScheduler | None, cpu_gate: CpuGate | None
+) -> int:
     while True:
         out.write("docbot> ")
         out.flush()
@@ -39,7 +73,15 @@ def run_console(engine: Engine, stdin: TextIO | None = None, stdout: TextIO | No
             _say(out, HELP)
             continue
         if question.lower() == "status":
-            _say(out, _status_text(engine))
+            _say(out, _status_text(engine, reindex))
+            continue
+        if reindex is not None:
+            if question.lower() == "reindex":
+                reindex.wait_for(reindex.run_now())
+                _say(out, f"Re-index: {reindex.status()['last_result']}")
+                continue
+            with cpu_gate.question() if cpu_gate is not None else nullcontext():
+                _answer(engine, question, out)
             continue
         _sync(engine, out, announce_empty=question.lower() == "reindex")
         if question.lower() == "reindex":
@@ -65,10 +107,19 @@ def _sync(engine: Engine, out: TextIO, *, announce_empty: bool) -> None:
         )
 
 
-def _status_text(engine: Engine) -> str:
+def _announce(out: TextIO, report: SyncReport) -> None:
+    if report.changed:
+        _say(out, f"\nIndex updated: {report.summary()}")
+
+
+def _status_text(engine: Engine, reindex: ReindexScheduler | None = None) -> str:
     status = engine.status()
     lines = [f"{status.freshness()}, {status.chunks} chunks; mode: {engine.qa.mode}"]
     lines += [f"  failed: {f.file}: {f.reason}" for f in status.failed]
+    if reindex is not None:
+        schedule = reindex.status()
+        last, result, following = schedule["last_run"], schedule["last_result"], schedule["next_run"]
+        lines.append(f"  re-index: last {last} ({result}), next {following}")
     return "\n".join(lines)
 
 

@@ -10,6 +10,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import TypeVar
 
 from bot.answer import Answerer
@@ -22,6 +23,7 @@ from bot.slack.render import (
     render_placeholder,
 )
 from bot.slack.thread import ThreadReplies, is_transient, slack_error
+from ingest.cpu_gate import CpuGate
 from vectorstore.status import IndexStatus
 
 logger = logging.getLogger(__name__)
@@ -108,8 +110,10 @@ class Worker:
         update_interval: float = 1.0,
         retry_backoff: tuple[float, ...] = RETRY_BACKOFF,
         abort_grace: float = ABORT_GRACE_SECONDS,
+        cpu_gate: CpuGate | None = None,
     ) -> None:
         self._queue = queue
+        self._cpu_gate = cpu_gate
         self._answerer = answerer
         self._replies = replies
         self._index_status = index_status
@@ -246,7 +250,8 @@ class Worker:
                 self._partial += token
 
         try:
-            answer = self._answerer.answer(job.question, history, on_token=on_token)
+            with self._cpu():
+                answer = self._answerer.answer(job.question, history, on_token=on_token)
         finally:
             last_sent = streamer.close()
         if self._abandoned.is_set():
@@ -271,6 +276,10 @@ class Worker:
             elapsed,
             len(messages),
         )
+
+    def _cpu(self) -> AbstractContextManager[object]:
+        """The whole answer holds the CPU gate, so re-indexing pauses until it is done."""
+        return self._cpu_gate.question() if self._cpu_gate is not None else nullcontext()
 
     def _deliver(self, call: Callable[[], _T]) -> _T:
         """Run a Slack call, retrying transient failures until it works or the worker must stop."""

@@ -167,6 +167,7 @@ class ReindexScheduler:
         self._last: RunRecord | None = None
         self._running_since: float | None = None
         self._runs = 0
+        self._done = 0  # runs whose listeners have been told and whose state is saved
         self._requested = 0  # run_now() tickets handed out
         self._served = 0  # tickets covered by a run that has finished
 
@@ -224,7 +225,7 @@ class ReindexScheduler:
 
     def wait_for_runs(self, count: int, timeout: float | None = None) -> bool:
         """Wait until `count` runs have finished since start."""
-        return self._wait(lambda: self._runs >= count, timeout)
+        return self._wait(lambda: self._done >= count, timeout)
 
     def _wait(self, done: Callable[[], bool], timeout: float | None) -> bool:
         with self._cond:
@@ -236,7 +237,7 @@ class ReindexScheduler:
     def runs(self) -> int:
         """Runs finished since start."""
         with self._cond:
-            return self._runs
+            return self._done
 
     def state(self) -> ScheduleState:
         """Last run, next run, run in progress."""
@@ -288,16 +289,18 @@ class ReindexScheduler:
                 self._running_since = time.time()
             self._save()
             record, report = self._sync_once()
+            if report is not None:
+                self._tell(report)  # before the run counts as done: waiters see its notices sent
             with self._cond:
                 self._last = record
                 self._running_since = None
                 self._runs += 1
+            self._save()  # before waiters are woken: `docbot status` then shows this run
+            with self._cond:
+                self._done = self._runs
                 self._served = max(self._served, ticket)
                 again = self._requested > self._served and not self._cancel.is_set()
                 self._cond.notify_all()
-            self._save()
-            if report is not None:
-                self._tell(report)
             if not again:
                 return
 

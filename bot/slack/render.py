@@ -72,11 +72,15 @@ def _link(url: str, text: str) -> str:
     return f"<{escape(url)}|{text}>" if url else text
 
 
+def _ocr_mark(source: Source) -> str:
+    """Text read from a scan by OCR may contain misread words; say so next to the page."""
+    return " (OCR)" if source.ocr else ""
+
+
 def _file_lines(name: str, pages: list[Source], base_url: str, snippet_chars: int) -> list[str]:
     file_url = f"{base_url.rstrip('/')}/{quote(name, safe='/')}" if base_url else ""
-    cites = ", ".join(_link(page_link(base_url, s), escape(page_label(s))) for s in pages)
-    ocr = " _(scanned, OCR text)_" if any(s.ocr for s in pages) else ""
-    lines = [f"*{_link(file_url, escape(name))}* — {cites}{ocr}"]
+    cites = ", ".join(_link(page_link(base_url, s), escape(page_label(s))) + _ocr_mark(s) for s in pages)
+    lines = [f"*{_link(file_url, escape(name))}* — {cites}"]
     for s in pages:
         text = snippet(s.snippet, snippet_chars)
         if text:

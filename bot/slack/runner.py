@@ -21,9 +21,12 @@ from bot.answer import Answerer
 from bot.queue import QuestionQueue
 from bot.slack.app import api_url, create_app, make_web_client
 from bot.slack.context import BotContext, ScheduleStatus
+from bot.slack.notices import ChangeNotifier
 from bot.slack.thread import ThreadReplies, slack_error
 from bot.worker import Worker
 from config.settings import Settings, environment_value
+from ingest.cpu_gate import CpuGate
+from ingest.schedule import ReindexScheduler
 from vectorstore.status import IndexStatus
 
 logger = logging.getLogger(__name__)
@@ -143,10 +146,15 @@ def run_slack(
     *,
     schedule_status: ScheduleStatus | None = None,
     stop_event: threading.Event | None = None,
+    cpu_gate: CpuGate | None = None,
+    reindex: ReindexScheduler | None = None,
 ) -> int:
     """Connect to Slack in Socket Mode and answer questions until SIGTERM/SIGINT or `stop_event`.
 
-    Returns 0 after a clean stop, 2 when a token is missing or rejected, 1 when Slack cannot be reached.
+    With `reindex`, the scheduler is started once the tokens check out, its notices go to the notify
+    channel (when set), and it is stopped first on the way out. The worker holds `cpu_gate` (if any) for
+    each answer. Returns 0 after a clean stop, 2 when a token is missing or rejected, 1 when Slack cannot
+    be reached.
     """
     stop = stop_event or threading.Event()
     try:
@@ -160,15 +168,28 @@ def run_slack(
     )
     client = make_web_client(settings)
     replies = ThreadReplies(client)
-    worker = Worker(queue, answerer, replies, index_status=index_status, docs_base_url=settings.docs_base_url)
+    worker = Worker(
+        queue,
+        answerer,
+        replies,
+        index_status=index_status,
+        docs_base_url=settings.docs_base_url,
+        cpu_gate=cpu_gate,
+    )
     intake = ThreadPoolExecutor(1, thread_name_prefix="docbot-intake")
     notifier = ThreadPoolExecutor(NOTIFIER_THREADS, thread_name_prefix="docbot-notify")
+    if reindex is not None and schedule_status is None:
+        schedule_status = reindex.status
     ctx = BotContext(settings, queue, worker, replies, notifier, index_status, schedule_status)
     handler: SocketModeHandler | None = None
     try:
         with _signals_set(stop):
             app = create_app(settings, ctx, client=client, listener_executor=intake)
             worker.start()
+            if reindex is not None:
+                if settings.notify_channel:
+                    reindex.add_listener(ChangeNotifier(client, settings.notify_channel))
+                reindex.start()
             handler = SocketModeHandler(
                 app, _token(settings, "SLACK_APP_TOKEN"), concurrency=1, ping_interval=PING_INTERVAL_SECONDS
             )
@@ -181,6 +202,8 @@ def run_slack(
         logger.exception("slack run failed")
         return EXIT_STARTUP
     finally:
+        if reindex is not None:
+            reindex.stop()
         _shutdown(handler, intake, notifier, worker, queue, settings.shutdown_timeout_seconds)
     return EXIT_OK
 
