@@ -98,7 +98,7 @@ def open_engine(settings: Settings, *, load_llm: bool = True, embeddings: Embedd
     retriever = HybridRetriever(store=store, embeddings=embeddings, k=settings.k)
     llm, problem = load_model(settings) if load_llm else (None, "the language model is not loaded")
     if problem and load_llm:
-        logger.warning("retrieval-only mode reason=%r", problem)
+        logger.info("retrieval-only mode reason=%r", problem)
     count_tokens = getattr(llm, "count_tokens", None)
     qa = QAChain(
         retriever,

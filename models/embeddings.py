@@ -43,6 +43,9 @@ def _load(name: str, batch_size: int) -> Embeddings:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from langchain_huggingface import HuggingFaceEmbeddings
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # its "Loading weights" bar would clutter CLI output
 
     started = time.perf_counter()
     path = name or packaged_model_path()
