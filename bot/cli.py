@@ -107,9 +107,13 @@ def _configure_logging(verbosity: int) -> None:
     logging.getLogger("pypdf").setLevel(max(level, logging.ERROR) if verbosity < 2 else logging.DEBUG)
 
 
-def _engine(settings: Settings, *, load_llm: bool) -> Engine:
-    from bot.engine import open_engine
+def _engine(settings: Settings, *, load_llm: bool, need_index: bool = False) -> Engine:
+    from bot.engine import index_exists, open_engine
+    from vectorstore.store import IndexUnusableError
 
+    if need_index and not index_exists(settings):
+        # Searching an index that was never built would quietly find nothing.
+        raise IndexUnusableError(f"no index at {settings.index_dir}; run `docbot ingest` first")
     return open_engine(settings, load_llm=load_llm)
 
 
@@ -187,7 +191,7 @@ def _questions(question: str) -> Iterator[str]:
 
 def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
     """Print the best passages for one question, or for each line of stdin."""
-    engine = _engine(settings, load_llm=False)
+    engine = _engine(settings, load_llm=False, need_index=True)
     try:
         for question in _questions(args.question):
             sources = search_sources(engine, question, args.k or settings.k)
@@ -225,7 +229,7 @@ def _cite(source: Source) -> str:
 
 def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
     """Answer one question like the tutorial's main.py: answer, sources, time."""
-    engine = _engine(settings, load_llm=True)
+    engine = _engine(settings, load_llm=True, need_index=True)
     try:
         stream = not args.json and sys.stdout.isatty()
         if engine.llm_problem and not args.json:
@@ -367,7 +371,7 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
 
     ks = sorted({int(part) for part in args.k.split(",") if part.strip()})
     questions = load_questions(args.questions)
-    engine = _engine(settings, load_llm=False)
+    engine = _engine(settings, load_llm=False, need_index=True)
     try:
 
         def search(question: str, k: int) -> list[tuple[str, int]]:

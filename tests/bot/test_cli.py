@@ -142,3 +142,11 @@ def test_python_dash_m_bot_runs_the_same_cli(dirs: tuple[Path, Path]) -> None:
         check=True,
     )
     assert json.loads(result.stdout)["files"] == 0
+
+
+def test_search_without_an_index_says_to_ingest(
+    dirs: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, "search", "anything")
+    assert code == 1 and out == ""
+    assert "no index at" in err and "docbot ingest" in err
