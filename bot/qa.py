@@ -18,8 +18,6 @@ from bot.snippets import snippet
 
 logger = logging.getLogger(__name__)
 
-CUT_OFF_NOTE = "[cut off: the answer took longer than the time limit]"
-
 
 @dataclass(frozen=True)
 class QAOptions:
