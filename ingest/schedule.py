@@ -131,6 +131,19 @@ def process_alive(pid: int) -> bool:
     return True
 
 
+class _QuietSkips(logging.Filter):
+    """A run still going when the next one is due is normal here (max_instances=1): not a warning."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "maximum number of running instances reached" in str(record.msg):
+            logger.debug("reindex tick skipped: the previous run is still going")
+            return False
+        return True
+
+
+_QUIET_SKIPS = _QuietSkips()
+
+
 class ReindexScheduler:
     """Runs `sync` at start and every `interval_minutes`: coalesced, one at a time, with misfire grace."""
 
@@ -159,6 +172,9 @@ class ReindexScheduler:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": grace},
             timezone=dt.UTC,
         )
+        aps_logger = logging.getLogger("apscheduler.scheduler")
+        if _QUIET_SKIPS not in aps_logger.filters:
+            aps_logger.addFilter(_QUIET_SKIPS)
         self._cancel = threading.Event()
         self._cond = threading.Condition()
         self._save_lock = threading.Lock()

@@ -272,7 +272,9 @@ def test_copying_manu_makes_the_adidas_question_answerable_and_removing_it_stops
 ) -> None:
     """The issue's "done means": copy manu-20f into the watched folder of the running bot, then remove it."""
     interval = 0.25
-    bot = start_watched(reindex_minutes=interval)
+    bot = start_watched(  # the default k, as `make run` has it; another file so answers have sources
+        before=lambda data: make_text_pdf(data / "safety.pdf", [SAFETY]), reindex_minutes=interval, k=4
+    )
     name = "manu-20f-2022-09-24.pdf"
     copied_at = time.time()
     shutil.copyfile(corpus_dir / name, bot.data / name)
@@ -294,4 +296,4 @@ def test_copying_manu_makes_the_adidas_question_answerable_and_removing_it_stops
         assert bot.reindex.wait_for_runs(bot.reindex.runs + 1, interval * 60 + 30), "removal not seen"
     assert time.time() - removed_at <= 2 * interval * 60 + 30
     answer = bot.ask(ADIDAS_QUESTION, timeout=120)
-    assert name not in answer
+    assert name not in answer and "safety.pdf" in answer
