@@ -91,6 +91,12 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("SLACK_API_URL", "slack_api_url"),
         description="Slack Web API base URL (GovSlack, proxies, tests).",
     )
+    stream_update_seconds: float = Field(
+        1.0,
+        ge=0,
+        le=60,
+        description="While an answer streams, at most one Slack message update per this long.",
+    )
     reaction_emoji: str = Field("eyes", description="Reaction added to a question when it is heard.")
     docs_base_url: str = Field("", description="If set, citations link to <url>/<file>#page=N.")
     allowed_channels: Annotated[list[str], NoDecode] = Field(

@@ -174,6 +174,7 @@ def run_slack(
         replies,
         index_status=index_status,
         docs_base_url=settings.docs_base_url,
+        update_interval=settings.stream_update_seconds,
         cpu_gate=cpu_gate,
     )
     intake = ThreadPoolExecutor(1, thread_name_prefix="docbot-intake")
