@@ -63,8 +63,19 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(text, context, tokenize
 """
 
 
+REBUILD_HINT = "rebuild it with `docbot ingest --rebuild`"
+
+
 class IndexUnusableError(RuntimeError):
     """The index cannot be used as it is (wrong model, corrupt file); the message says what to do."""
+
+
+def is_damage(exc: sqlite3.DatabaseError) -> bool:
+    """True when SQLite says the file is corrupt or not a database (not for locks, full disks, ...)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+    return type(exc) is sqlite3.DatabaseError
 
 
 @dataclass(frozen=True)
@@ -118,13 +129,19 @@ class IndexStore:
         self.dim = dim
         self.model_id = model_id
         self._lock = threading.RLock()
-        self._db = self._connect(self.index_dir / DB_NAME)
-        self._init_schema()
         self._faiss: Any = None  # faiss.IndexIDMap2; faiss's stubs are too loose to help
         self._faiss_generation = -1
         self._snapshot_depth = 0
-        with self.snapshot():
-            pass
+        path = self.index_dir / DB_NAME
+        with self._damage_reported():
+            self._db = self._connect(path)
+            try:
+                self._init_schema()
+                with self.snapshot():
+                    pass
+            except BaseException:
+                self._db.close()
+                raise
 
     # ----- opening -----
 
@@ -138,10 +155,21 @@ class IndexStore:
         try:
             meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
         except sqlite3.DatabaseError as exc:
-            raise IndexUnusableError(f"index at {index_dir} is unreadable ({exc}); rebuild it") from exc
+            raise IndexUnusableError(f"index at {index_dir} is unreadable ({exc}); {REBUILD_HINT}") from exc
         finally:
             db.close()
         return cls(index_dir, dim=int(meta.get("dim", 0)), model_id=str(meta.get("model", "")))
+
+    @contextlib.contextmanager
+    def _damage_reported(self) -> Iterator[None]:
+        """Turn SQLite's "malformed" and "not a database" errors into one clear IndexUnusableError."""
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            if not is_damage(exc):
+                raise
+            logger.debug("index damaged path=%s error=%s", self.index_dir, exc)
+            raise IndexUnusableError(f"index at {self.index_dir} is damaged ({exc}); {REBUILD_HINT}") from exc
 
     @staticmethod
     def _connect(path: Path) -> sqlite3.Connection:
@@ -169,12 +197,12 @@ class IndexStore:
         if meta.get("schema") != SCHEMA_VERSION:
             raise IndexUnusableError(
                 f"index at {self.index_dir} has schema {meta.get('schema')!r}, expected {SCHEMA_VERSION}; "
-                "rebuild it with `docbot ingest --rebuild`"
+                + REBUILD_HINT
             )
         if meta.get("model") != self.model_id or meta.get("dim") != str(self.dim):
             raise IndexUnusableError(
                 f"index at {self.index_dir} was built with embedding model {meta.get('model')!r} "
-                f"({meta.get('dim')} dims), not {self.model_id!r}; rebuild it with `docbot ingest --rebuild`"
+                f"({meta.get('dim')} dims), not {self.model_id!r}; {REBUILD_HINT}"
             )
 
     def close(self) -> None:
@@ -186,23 +214,24 @@ class IndexStore:
 
     @contextlib.contextmanager
     def _transaction(self, *, bump: bool = True) -> Iterator[None]:
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-            if bump:
-                self._db.execute(
-                    "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
-                )
-                self._set_meta(updated_at=repr(time.time()))
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
+        with self._damage_reported():
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+                if bump:
+                    self._db.execute(
+                        "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
+                    )
+                    self._set_meta(updated_at=repr(time.time()))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
 
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[IndexStore]:
         """A consistent read view: FAISS and SQLite agree on one committed generation inside it."""
-        with self._lock:
+        with self._lock, self._damage_reported():
             if self._snapshot_depth:  # nested: already inside this thread's read transaction
                 yield self
                 return
@@ -278,6 +307,11 @@ class IndexStore:
         rows = self._db.execute("SELECT id, vector FROM chunks ORDER BY id").fetchall()
         ids = np.fromiter((row["id"] for row in rows), dtype=np.int64, count=len(rows))
         vectors = np.empty((len(rows), self.dim), dtype=np.float32)
+        bad = sum(1 for row in rows if len(row["vector"]) != self.dim * 4)
+        if bad:
+            raise IndexUnusableError(
+                f"index at {self.index_dir} is damaged ({bad} chunks have malformed vectors); {REBUILD_HINT}"
+            )
         for i, row in enumerate(rows):
             vectors[i] = np.frombuffer(row["vector"], dtype=np.float32)
         return ids, vectors
@@ -463,7 +497,7 @@ class IndexStore:
 
     def files(self) -> dict[str, FileInfo]:
         """Every file the index knows, indexed or failed."""
-        with self._lock:
+        with self._lock, self._damage_reported():
             rows = self._db.execute("SELECT * FROM files ORDER BY path").fetchall()
         return {row["path"]: FileInfo(**dict(row)) for row in rows}
 
@@ -554,6 +588,12 @@ class IndexStore:
 
     def check(self) -> list[str]:
         """Consistency problems (empty when healthy): SQLite integrity, FTS, vectors, FAISS."""
+        try:
+            return self._check()
+        except IndexUnusableError as exc:  # damage found while reading: that is the problem to report
+            return [str(exc)]
+
+    def _check(self) -> list[str]:
         problems: list[str] = []
         with self.snapshot():
             result = self._db.execute("PRAGMA quick_check").fetchone()[0]
