@@ -225,7 +225,9 @@ class IndexStore:
                     self._set_meta(updated_at=repr(time.time()))
                 self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                # SQLite has already rolled back after some errors (disk full, I/O): keep the real error.
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
                 raise
 
     @contextlib.contextmanager
