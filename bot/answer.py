@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 AnswerMode = Literal["llm", "retrieval-only"]
+
+# Line breaks, other control characters and the invisible direction overrides that can make a file name
+# look like something else ("report\u202efdp.exe", a name that starts a fake new line).
+_UNSHOWABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
+
+
+def display_name(name: str) -> str:
+    """A file name on one line, with control and invisible characters written as \\n, \\x1b, \\u202e."""
+
+    def shown(match: re.Match[str]) -> str:
+        char = match.group()
+        return {"\n": "\\n", "\r": "\\r", "\t": "\\t"}.get(char) or (
+            f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+        )
+
+    return _UNSHOWABLE.sub(shown, name)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.answer import display_name
 from bot.queue import QueueSnapshot
 from bot.slack.render import escape, format_seconds
 from vectorstore.status import IndexStatus
@@ -45,7 +46,7 @@ def _index_lines(status: IndexStatus) -> list[str]:
     if status.failed:
         lines.append(f"*Files that could not be indexed ({len(status.failed)}):*")
         for failed in status.failed[:MAX_FAILED_SHOWN]:
-            lines.append(f"• {escape(failed.file)}: {escape(failed.reason)}")
+            lines.append(f"• {escape(display_name(failed.file))}: {escape(display_name(failed.reason))}")
         if len(status.failed) > MAX_FAILED_SHOWN:
             lines.append(f"• … and {len(status.failed) - MAX_FAILED_SHOWN} more")
     return lines

@@ -6,6 +6,7 @@ import logging
 
 from slack_sdk import WebClient
 
+from bot.answer import display_name
 from bot.slack.render import SECTION_LIMIT, SlackMessage, escape
 from bot.slack.thread import slack_error
 from ingest.sync import SyncReport
@@ -13,6 +14,11 @@ from ingest.sync import SyncReport
 logger = logging.getLogger(__name__)
 
 MAX_LISTED = 20  # per kind of change; the rest are counted
+
+
+def _name(text: str) -> str:
+    """A file name (or reason) on one line, unable to ping or link."""
+    return escape(display_name(text))
 
 
 def _pages(count: int | None) -> str:
@@ -36,11 +42,11 @@ def notice_text(report: SyncReport) -> str | None:
     if not report.changed:
         return None
     updated = set(report.updated)
-    new = [f"{escape(p)}{_pages(report.pages_by_file.get(p))}" for p in report.indexed if p not in updated]
-    changed = [f"{escape(p)}{_pages(report.pages_by_file.get(p))}" for p in report.indexed if p in updated]
-    renamed = [f"{escape(old)} → {escape(new)}" for old, new in report.renamed]
-    removed = [escape(p) for p in report.removed]
-    failed = [f"{escape(f.file)} skipped: {escape(f.reason)}" for f in report.failed]
+    new = [f"{_name(p)}{_pages(report.pages_by_file.get(p))}" for p in report.indexed if p not in updated]
+    changed = [f"{_name(p)}{_pages(report.pages_by_file.get(p))}" for p in report.indexed if p in updated]
+    renamed = [f"{_name(old)} → {_name(new)}" for old, new in report.renamed]
+    removed = [_name(p) for p in report.removed]
+    failed = [f"{_name(f.file)} skipped: {_name(f.reason)}" for f in report.failed]
     lines = [":card_index_dividers: *The document index was updated.*"]
     lines += _section("New", new)
     lines += _section("Updated", changed)

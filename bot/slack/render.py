@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from bot.answer import Answer, Source
+from bot.answer import Answer, Source, display_name
 
 SECTION_LIMIT = 3000  # characters in one section block's text
 MAX_BLOCKS = 50  # blocks in one message
@@ -80,7 +80,7 @@ def _ocr_mark(source: Source) -> str:
 def _file_lines(name: str, pages: list[Source], base_url: str, snippet_chars: int) -> list[str]:
     file_url = f"{base_url.rstrip('/')}/{quote(name, safe='/')}" if base_url else ""
     cites = ", ".join(_link(page_link(base_url, s), escape(page_label(s))) + _ocr_mark(s) for s in pages)
-    lines = [f"*{_link(file_url, escape(name))}* — {cites}"]
+    lines = [f"*{_link(file_url, escape(display_name(name)))}* — {cites}"]
     for s in pages:
         text = snippet(s.snippet, snippet_chars)
         if text:
