@@ -7,6 +7,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from vectorstore.scopes import FileFilter
+
 AnswerMode = Literal["llm", "retrieval-only"]
 
 # Line breaks, other control characters and the invisible direction overrides that can make a file name
@@ -102,6 +104,7 @@ class Answerer(Protocol):
         question: str,
         history: Sequence[Turn] = (),
         on_token: TokenCallback | None = None,
+        scope: FileFilter | None = None,
     ) -> Answer:
-        """Answer `question`; `on_token` receives generated text as it streams."""
+        """Answer `question`; `on_token` receives generated text as it streams; `scope` limits the files."""
         ...

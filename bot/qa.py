@@ -15,6 +15,8 @@ from langchain_core.retrievers import BaseRetriever
 from bot.answer import Answer, Source, Timings, TokenCallback, Turn
 from bot.followup import prompt_question, standalone_query
 from bot.snippets import snippet
+from vectorstore.retriever import HybridRetriever
+from vectorstore.scopes import FileFilter
 
 logger = logging.getLogger(__name__)
 
@@ -61,11 +63,13 @@ class QAChain:
         question: str,
         history: Sequence[Turn] = (),
         on_token: TokenCallback | None = None,
+        scope: FileFilter | None = None,
     ) -> Answer:
-        """Answer `question` (a follow-up in a thread uses `history`), streaming tokens to `on_token`."""
+        """Answer `question` (a follow-up in a thread uses `history`), streaming tokens to `on_token`;
+        with `scope`, only files it allows are retrieved."""
         started = time.perf_counter()
         query = standalone_query(question, history)
-        documents = self.retriever.invoke(query)
+        documents = self._retrieve(query, scope)
         retrieved = time.perf_counter()
         sources = [to_source(doc, query) for doc in documents]
         version = int(documents[0].metadata.get("index_version", 0)) if documents else 0
@@ -117,6 +121,13 @@ class QAChain:
             cut_off=cut_off,
             search_query=query,
         )
+
+    def _retrieve(self, query: str, scope: FileFilter | None) -> list[Document]:
+        if scope is None:
+            return self.retriever.invoke(query)
+        if not isinstance(self.retriever, HybridRetriever):  # a scope that cannot be applied must not be lost
+            raise TypeError(f"{type(self.retriever).__name__} cannot restrict retrieval to a scope")
+        return self.retriever.invoke(query, allowed=scope)
 
     def _fit(self, documents: list[Document]) -> list[Document]:
         """Keep the best-ranked passages that fit the context budget (always at least one)."""

@@ -24,6 +24,7 @@ from bot.slack.render import (
 )
 from bot.slack.thread import ThreadReplies, is_transient, slack_error
 from ingest.cpu_gate import CpuGate
+from vectorstore.scopes import FolderScopes
 from vectorstore.status import IndexStatus
 
 logger = logging.getLogger(__name__)
@@ -111,8 +112,10 @@ class Worker:
         retry_backoff: tuple[float, ...] = RETRY_BACKOFF,
         abort_grace: float = ABORT_GRACE_SECONDS,
         cpu_gate: CpuGate | None = None,
+        scopes: FolderScopes | None = None,
     ) -> None:
         self._queue = queue
+        self._scopes = scopes
         self._cpu_gate = cpu_gate
         self._answerer = answerer
         self._replies = replies
@@ -250,8 +253,9 @@ class Worker:
                 self._partial += token
 
         try:
+            scope = self._scopes.filter_for(job.channel) if self._scopes is not None else None
             with self._cpu():
-                answer = self._answerer.answer(job.question, history, on_token=on_token)
+                answer = self._answerer.answer(job.question, history, on_token=on_token, scope=scope)
         finally:
             last_sent = streamer.close()
         if self._abandoned.is_set():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -106,6 +107,13 @@ class Settings(BaseSettings):
         default_factory=list, description="User ids allowed to ask; empty = all."
     )
     allow_dms: bool = Field(True, description="Answer direct messages.")
+    scopes: Annotated[dict[str, list[str]], NoDecode] = Field(
+        default_factory=dict,
+        description=(
+            "Folder -> channel ids whose questions may retrieve its documents (JSON, or"
+            " 'hr/=C1,C2;sales/=C3'); folders not listed are open to all; DMs see only unscoped folders."
+        ),
+    )
     queue_max: int = Field(100, ge=1, le=100000, description="Most questions waiting at once.")
     queue_per_user_max: int = Field(10, ge=1, le=100000, description="Most waiting questions per user.")
     answer_thread_replies: bool = Field(
@@ -128,6 +136,19 @@ class Settings(BaseSettings):
     def _split_csv(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("scopes", mode="before")
+    @classmethod
+    def _parse_scopes(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            value = json.loads(text) if text.startswith("{") else _scope_rules(text)
+        if isinstance(value, dict):
+            cleaned = {str(folder).strip().removeprefix("./").strip("/"): v for folder, v in value.items()}
+            if "" in cleaned:
+                raise ValueError("a scope needs a folder (the data dir itself cannot be scoped)")
+            return {folder + "/": _split(channels) for folder, channels in cleaned.items()}
         return value
 
     @field_validator("prompt_file", mode="before")
@@ -156,6 +177,24 @@ class Settings(BaseSettings):
             dotenv_settings,
             YamlConfigSettingsSource(settings_cls, yaml_file=yaml_file),
         )
+
+
+def _scope_rules(text: str) -> dict[str, str]:
+    """ "hr/=C1,C2;sales/=C3" as {"hr/": "C1,C2", "sales/": "C3"}."""
+    rules = {}
+    for rule in filter(None, (part.strip() for part in text.split(";"))):
+        folder, sep, channels = rule.partition("=")
+        if not sep:
+            raise ValueError("expected folder=channel,channel;folder=channel")
+        rules[folder] = channels
+    return rules
+
+
+def _split(channels: Any) -> Any:
+    """Channel ids from "C1,C2" or a list."""
+    if isinstance(channels, str):
+        return [part.strip() for part in channels.split(",") if part.strip()]
+    return channels
 
 
 def env_name(field: str) -> str:

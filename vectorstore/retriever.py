@@ -13,6 +13,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from vectorstore.keywords import fts_query
+from vectorstore.scopes import FileFilter
 from vectorstore.store import IndexStore, StoredChunk
 
 logger = logging.getLogger(__name__)
@@ -58,22 +59,34 @@ class HybridRetriever(BaseRetriever):
     dense_weight: float = 0.7
     context_weight: float = 1.0
 
-    def search(self, query: str, k: int | None = None) -> list[Hit]:
-        """The best chunk of each of the k best pages for `query`."""
+    def search(self, query: str, k: int | None = None, allowed: FileFilter | None = None) -> list[Hit]:
+        """The best chunk of each of the k best pages for `query`.
+
+        With `allowed`, chunks of other files are dropped before pages are picked (scores unchanged), and
+        more candidates are fetched until k pages are found or every chunk has been considered.
+        """
         k = k or self.k
         started = time.perf_counter()
         vector = self.embeddings.embed_query(query)
+        fetch = self.fetch_k
         with self.store.snapshot():
-            dense = self.store.dense_search(vector, self.fetch_k)
-            sparse = self.store.keyword_search(fts_query(query), self.fetch_k, (1.0, self.context_weight))
-            fused = self._fuse(dense, sparse)
-            chunks = self.store.get_chunks(list(fused))
-        hits = self._best_pages(fused, chunks, k)
+            while True:
+                dense = self.store.dense_search(vector, fetch)
+                sparse = self.store.keyword_search(fts_query(query), fetch, (1.0, self.context_weight))
+                fused = self._fuse(dense, sparse)
+                chunks = self.store.get_chunks(list(fused))
+                if allowed is not None:
+                    chunks = {i: chunk for i, chunk in chunks.items() if allowed(chunk.file)}
+                hits = self._best_pages(fused, chunks, k)
+                if allowed is None or len(hits) >= k or len(dense) < fetch:
+                    break
+                fetch *= 4
         logger.debug(
-            "retrieved k=%d dense=%d keyword=%d seconds=%.3f",
+            "retrieved k=%d dense=%d keyword=%d scoped=%s seconds=%.3f",
             k,
             len(dense),
             len(sparse),
+            allowed is not None,
             time.perf_counter() - started,
         )
         return hits
@@ -97,7 +110,7 @@ class HybridRetriever(BaseRetriever):
         return list(best.values())[:k]
 
     def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun, allowed: FileFilter | None = None
     ) -> list[Document]:
         version = self.store.generation()
-        return [hit.to_document(version) for hit in self.search(query)]
+        return [hit.to_document(version) for hit in self.search(query, allowed=allowed)]

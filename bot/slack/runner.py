@@ -27,6 +27,7 @@ from bot.worker import Worker
 from config.settings import Settings, environment_value
 from ingest.cpu_gate import CpuGate
 from ingest.schedule import ReindexScheduler
+from vectorstore.scopes import FolderScopes
 from vectorstore.status import IndexStatus
 
 logger = logging.getLogger(__name__)
@@ -176,6 +177,7 @@ def run_slack(
         docs_base_url=settings.docs_base_url,
         update_interval=settings.stream_update_seconds,
         cpu_gate=cpu_gate,
+        scopes=FolderScopes.from_mapping(settings.scopes) if settings.scopes else None,
     )
     intake = ThreadPoolExecutor(1, thread_name_prefix="docbot-intake")
     notifier = ThreadPoolExecutor(NOTIFIER_THREADS, thread_name_prefix="docbot-notify")

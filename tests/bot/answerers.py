@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable, Sequence
 
 from bot.answer import Answer, AnswerMode, Source, Timings, TokenCallback, Turn
+from vectorstore.scopes import FileFilter
 
 MANU = "manu-20f-2022-09-24.pdf"
 DEFAULT_SOURCES = [
@@ -43,9 +44,13 @@ class ScriptedAnswerer:
         self._lock = threading.Lock()
 
     def answer(
-        self, question: str, history: Sequence[Turn] = (), on_token: TokenCallback | None = None
+        self,
+        question: str,
+        history: Sequence[Turn] = (),
+        on_token: TokenCallback | None = None,
+        scope: FileFilter | None = None,
     ) -> Answer:
-        """Answer deterministically."""
+        """Answer deterministically (citing only the sources `scope` allows)."""
         with self._lock:
             self.calls.append((question, tuple(history)))
         self.started.set()
@@ -67,7 +72,7 @@ class ScriptedAnswerer:
             question=question,
             text=text,
             mode=self.mode,
-            sources=list(self.sources),
+            sources=[s for s in self.sources if scope is None or scope(s.file)],
             timings=Timings(total=0.01),
             cut_off=self.cut_off,
         )

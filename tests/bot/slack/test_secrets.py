@@ -30,6 +30,7 @@ from ingest.schedule import read_state
 from tests.bot.slack.conftest import STATUS, RunningBot, Thread
 from tests.fake_slack import FakeSlack
 from tests.pdfs import make_text_pdf
+from vectorstore.scopes import FileFilter
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -69,11 +70,15 @@ class FailingOnRequest:
         self.inner = inner
 
     def answer(
-        self, question: str, history: Sequence[Turn] = (), on_token: TokenCallback | None = None
+        self,
+        question: str,
+        history: Sequence[Turn] = (),
+        on_token: TokenCallback | None = None,
+        scope: FileFilter | None = None,
     ) -> Answer:
         if "explode" in question:
             raise RuntimeError(f"the job fell over while answering {question!r}")
-        return self.inner.answer(question, history, on_token)  # type: ignore[no-any-return]
+        return self.inner.answer(question, history, on_token, scope)  # type: ignore[no-any-return]
 
 
 def test_a_full_run_with_failures_never_logs_or_shows_a_token(
