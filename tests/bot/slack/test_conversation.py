@@ -51,7 +51,8 @@ def test_dm_is_answered_in_its_thread(fake_slack: FakeSlack, start_bot: StartBot
     _, ts = fake_slack.dm("what was matchday revenue?", channel="D7")
     [answer] = Thread(fake_slack, "D7", ts).wait_answered()
     assert "Retrieval only — no generated answer" in answer["text"]
-    assert fake_slack.reactions("D7", ts) == ["eyes"]
+    # The reaction is sent from its own pool and may land just after an instant answer.
+    fake_slack.wait_for(lambda f: f.reactions("D7", ts) == ["eyes"], 5)
 
 
 def test_a_dm_that_is_also_a_mention_and_a_redelivery_are_answered_once(
