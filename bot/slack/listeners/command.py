@@ -24,7 +24,7 @@ def reply_for(ctx: BotContext, command: dict[str, Any]) -> str:
         return "Sorry, I don't serve this channel."
     word = str(command.get("text", "")).strip().lower()
     if word == "status":
-        return current_status(ctx)
+        return current_status(ctx, channel)
     if word in ("", "help"):
         return help_text()
     return "To ask a question, mention me in a channel or send me a direct message.\n\n" + help_text()

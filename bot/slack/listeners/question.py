@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import logging
 import re
@@ -10,6 +11,8 @@ from dataclasses import dataclass
 from bot.slack.context import BotContext
 from bot.slack.help import help_text, status_text
 from bot.slack.render import SlackMessage
+from vectorstore.scopes import FolderScopes
+from vectorstore.status import IndexStatus
 
 logger = logging.getLogger(__name__)
 
@@ -56,11 +59,12 @@ def refusal(ctx: BotContext, q: Question) -> str | None:
     return None
 
 
-def current_status(ctx: BotContext) -> str:
-    """The status text for /docbot status and the word `status`."""
+def current_status(ctx: BotContext, channel: str | None = None) -> str:
+    """The status text for /docbot status and the word `status` (failed files outside the channel's
+    scopes are left out)."""
     running = ctx.worker.current()
     try:
-        index = ctx.index_status()
+        index = _scoped(ctx.index_status(), ctx, channel)
     except Exception:
         logger.exception("index status failed")
         index = None
@@ -76,6 +80,14 @@ def current_status(ctx: BotContext) -> str:
         index=index,
         schedule=schedule,
     )
+
+
+def _scoped(index: IndexStatus, ctx: BotContext, channel: str | None) -> IndexStatus:
+    scopes = ctx.settings.scopes
+    allowed = FolderScopes.from_mapping(scopes).filter_for(channel) if scopes and channel else None
+    if allowed is None:
+        return index
+    return dataclasses.replace(index, failed=[f for f in index.failed if allowed(f.file)])
 
 
 def _reply(ctx: BotContext, q: Question, what: str, text: str) -> None:
@@ -95,7 +107,7 @@ def take_question(ctx: BotContext, q: Question) -> None:
             logger.info("refused channel=%s user=%s", q.channel, q.user)
             _reply(ctx, q, "refusal", why_not)
         elif word == "status":
-            _reply(ctx, q, "status", current_status(ctx))
+            _reply(ctx, q, "status", current_status(ctx, q.channel))
         else:
             _reply(ctx, q, "help", help_text())
         return

@@ -11,7 +11,7 @@ from langchain_core.embeddings import Embeddings
 from bot.engine import open_engine
 from tests.bot.slack.conftest import RunningBot, Thread
 from tests.fake_slack import FakeSlack
-from tests.pdfs import make_text_pdf
+from tests.pdfs import make_garbage_file, make_text_pdf
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -31,6 +31,7 @@ def test_retrieval_follows_the_channel_scope(
     make_text_pdf(settings.data_dir / "hr" / "salaries.pdf", [SALARIES])
     make_text_pdf(settings.data_dir / "sales" / "pipeline.pdf", ["Sales pay a commission on each deal."])
     make_text_pdf(settings.data_dir / "handbook.pdf", ["Pay day is the last working day of the month."])
+    make_garbage_file(settings.data_dir / "hr" / "dismissal-jane-doe.pdf")  # even its name is scoped
     engine = open_engine(settings, load_llm=False, embeddings=embeddings)
     engine.sync()
     bot = RunningBot(fake_slack, settings, engine.qa, index_status=engine.status).start()
@@ -43,6 +44,12 @@ def test_retrieval_follows_the_channel_scope(
         _, ts = fake_slack.dm(QUESTION)
         [answer] = Thread(fake_slack, "D1", ts).wait_answered(timeout=60)
         cited["DM"] = str(answer["text"])
+        status = {
+            channel: fake_slack.wait_for_ack(
+                fake_slack.send_slash_command("/docbot", "status", channel_id=channel)
+            )
+            for channel in ("C0HR", "C0SALES")
+        }
     finally:
         assert bot.stop() == 0
         engine.close()
@@ -52,3 +59,5 @@ def test_retrieval_follows_the_channel_scope(
         assert "hr/salaries.pdf" not in cited[place] and "thousand euros" not in cited[place], place
         assert "handbook.pdf" in cited[place]
     assert "sales/pipeline.pdf" in cited["C0SALES"] and "sales/pipeline.pdf" not in cited["C0OTHER"]
+    assert "dismissal-jane-doe" in status["C0HR"]["payload"]["text"]
+    assert "dismissal-jane-doe" not in status["C0SALES"]["payload"]["text"]
