@@ -20,7 +20,8 @@ from tests.pdfs import make_text_pdf
 from vectorstore.store import IndexStore
 
 REPO = Path(__file__).resolve().parents[2]
-TRIALS = 4
+TRIALS = 4  # `make test`; `make soak` runs SOAK_TRIALS
+SOAK_TRIALS = 20
 OPTIONS = {"batch_size": 2, "chunk_size": 160, "chunk_overlap": 0}
 
 INGEST = f"""
@@ -52,8 +53,13 @@ def consistent(index_dir: Path) -> IndexStore:
 
 
 @pytest.mark.slow
-def test_killed_ingest_leaves_a_consistent_index_and_resumes(tmp_path: Path, embeddings: Embeddings) -> None:
-    rng = random.Random(20261127)
+@pytest.mark.parametrize(
+    "trials", [TRIALS, pytest.param(SOAK_TRIALS, marks=pytest.mark.soak)], ids=lambda n: f"{n}-kills"
+)
+def test_killed_ingest_leaves_a_consistent_index_and_resumes(
+    tmp_path: Path, embeddings: Embeddings, trials: int
+) -> None:
+    rng = random.Random(20261127 + trials)
     data, index_dir = tmp_path / "data", tmp_path / "index"
     data.mkdir()
     names = [f"report-{i:02d}.pdf" for i in range(10)]
@@ -67,7 +73,7 @@ def test_killed_ingest_leaves_a_consistent_index_and_resumes(tmp_path: Path, emb
     reference.close()
 
     killed_mid_work = 0
-    for trial in range(TRIALS):
+    for trial in range(trials):
         if trial:  # change the folder between trials: edits, a deletion, a new file
             write_reports(data, rng, rng.sample(names, 3))
         proc = subprocess.Popen(
@@ -91,7 +97,8 @@ def test_killed_ingest_leaves_a_consistent_index_and_resumes(tmp_path: Path, emb
         proc.wait(timeout=60)
         consistent(index_dir).close()
 
-    assert killed_mid_work >= TRIALS // 2, "the kills should land while the ingest is working"
+    print(f"crash trials={trials} killed_mid_work={killed_mid_work} full_run_s={full_run:.1f}")
+    assert killed_mid_work >= trials // 2, "the kills should land while the ingest is working"
     store = consistent(index_dir)
     report = sync_folder(data, store, embeddings, SyncOptions(**OPTIONS))  # type: ignore[arg-type]
     assert report.failed == []

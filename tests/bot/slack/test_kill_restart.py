@@ -29,7 +29,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 ADIDAS = "The minimum guarantee payable by adidas over the term of the agreement is 750 million pounds."
 SAFETY = "Report every workplace injury to the safety officer within twenty-four hours of it happening."
 PLACEHOLDER = "Looking through the documents"
-RANDOM_TRIALS = 2  # the soak variant runs more
+RANDOM_TRIALS = 2  # `make test`; `make soak` runs SOAK_RANDOM_TRIALS
+SOAK_RANDOM_TRIALS = 10
 
 
 def build_index(root: Path, embeddings: Embeddings) -> None:
@@ -157,7 +158,11 @@ def run_random_kill_trials(fake: FakeSlack, root: Path, trials: int, seed: int) 
     return {"questions": len(threads), "trials": trials, "stale_placeholders": stale}
 
 
-@pytest.mark.parametrize("trials", [RANDOM_TRIALS])
+@pytest.mark.parametrize(
+    "trials",
+    [RANDOM_TRIALS, pytest.param(SOAK_RANDOM_TRIALS, marks=pytest.mark.soak)],
+    ids=lambda n: f"{n}-kills",
+)
 def test_kill_9_at_random_moments_loses_and_repeats_nothing(
     fake_slack: FakeSlack, tmp_path: Path, embeddings: Embeddings, trials: int
 ) -> None:
