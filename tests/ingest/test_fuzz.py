@@ -26,9 +26,9 @@ from tests.pdfs import make_image_only_pdf, make_text_pdf
 from vectorstore.store import IndexStore
 
 FUZZ_EXAMPLES = 200
-SOAK_FUZZ_EXAMPLES = 3000
+SOAK_FUZZ_EXAMPLES = 2000
 CORPUS_EXAMPLES = 8
-SOAK_CORPUS_EXAMPLES = 100
+SOAK_CORPUS_EXAMPLES = 60
 MAX_SECONDS = 2.0  # the per-file time limit given to read_pdf
 # The limit is checked between pages; one page's extraction may still run past it. Anything beyond this
 # slack is treated as a hang.
