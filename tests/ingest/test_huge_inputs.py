@@ -139,16 +139,16 @@ def test_a_5000_page_pdf(tmp_path: Path) -> None:
 
 
 def test_a_10_mb_single_page_pdf(tmp_path: Path) -> None:
-    """Chunks of 4,000 characters keep this within the soak's time: at the default 500 the page makes
+    """Chunks of 8,000 characters keep this within the soak's time: at the default 500 the page makes
     about 19,700 chunks, whose embedding alone takes over ten minutes on two cores."""
     path = one_page_pdf(tmp_path / "data" / "wall-of-text.pdf", TEN_MB)
     assert path.stat().st_size > TEN_MB
     figures = ingest_in_a_process(
-        tmp_path / "data", tmp_path / "index", "platypus dividend crowns", chunk_size=4000, chunk_overlap=0
+        tmp_path / "data", tmp_path / "index", "platypus dividend crowns", chunk_size=8000, chunk_overlap=0
     )
     assert figures["indexed"] == ["wall-of-text.pdf"] and figures["pages"] == 1
     assert figures["hit"] == ["wall-of-text.pdf", 1] and figures["problems"] == []
-    assert figures["chunks"] > 2000
+    assert figures["chunks"] > 1000
     assert figures["peak_mb"] - figures["baseline_mb"] < BIG_PAGE_PEAK_MB
     # The page is one indexing step: a question waits while pypdf extracts it (reported, not hidden).
     assert figures["questions"] > 0
