@@ -12,7 +12,8 @@ import pytest
 
 from tests.conftest import REPO, CorpusIndex
 
-pytestmark = [pytest.mark.corpus, pytest.mark.slow]
+# The first test to use corpus_index builds it: about 6 minutes on 2 idle cores, up to 15 on busy ones.
+pytestmark = [pytest.mark.corpus, pytest.mark.slow, pytest.mark.timeout(1800)]
 
 READABLE = {
     "bert_1810.04805.pdf",

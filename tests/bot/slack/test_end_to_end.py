@@ -107,7 +107,7 @@ def test_tiny_real_model_streams_into_the_thread_and_cites_the_page(
 
 
 @pytest.mark.corpus
-@pytest.mark.timeout(900)
+@pytest.mark.timeout(1800)  # may build the shared corpus index
 def test_docbot_run_answers_the_adidas_question_citing_the_guarantee_page(
     fake_slack: FakeSlack, corpus_index: CorpusIndex, tmp_path: Path
 ) -> None:
