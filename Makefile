@@ -53,7 +53,7 @@ audit: $(VENV)/.stamp-dev
 
 # The long reliability runs (tests marked soak: kill -9 trials, floods, fuzzing, huge PDFs); under 20 min.
 soak: $(VENV)/.stamp-dev
-	$(BIN)/pytest -m soak -p no:cacheprovider --durations=0
+	$(BIN)/pytest -m soak -p no:cacheprovider -s --durations=0
 
 model: $(VENV)/.stamp-run
 	$(BIN)/python -m models.download $(if $(QUANT),--quant $(QUANT),)

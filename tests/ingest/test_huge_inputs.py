@@ -92,11 +92,11 @@ def ingest_in_a_process(
     return figures
 
 
-def one_page_pdf(path: Path, target_bytes: int) -> Path:
+def one_page_pdf(path: Path, target_bytes: int, words_per_line: int = 12) -> Path:
     """A valid PDF whose single page draws about `target_bytes` of text (written by hand: fast)."""
     lines, size, n = [], 0, 0
     while size < target_bytes:
-        line = f"({' '.join(WORDS[(n + k) % len(WORDS)] for k in range(12))} line {n}) Tj T*\n"
+        line = f"({' '.join(WORDS[(n + k) % len(WORDS)] for k in range(words_per_line))} line {n}) Tj T*\n"
         lines.append(line)
         size += len(line)
         n += 1
@@ -139,9 +139,11 @@ def test_a_5000_page_pdf(tmp_path: Path) -> None:
 
 
 def test_a_10_mb_single_page_pdf(tmp_path: Path) -> None:
-    """Chunks of 8,000 characters keep this within the soak's time: at the default 500 the page makes
+    """Lines of about 1,100 characters and chunks of 8,000 keep this within the soak's time: pypdf's
+    extraction cost grows with text operators x text, so the same 10 MB as 188,000 short lines takes 1 to
+    4 minutes to extract (see docs/reliability.md), and at the default chunk size of 500 the page makes
     about 19,700 chunks, whose embedding alone takes over ten minutes on two cores."""
-    path = one_page_pdf(tmp_path / "data" / "wall-of-text.pdf", TEN_MB)
+    path = one_page_pdf(tmp_path / "data" / "wall-of-text.pdf", TEN_MB, words_per_line=150)
     assert path.stat().st_size > TEN_MB
     figures = ingest_in_a_process(
         tmp_path / "data", tmp_path / "index", "platypus dividend crowns", chunk_size=8000, chunk_overlap=0
