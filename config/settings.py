@@ -48,6 +48,16 @@ class Settings(BaseSettings):
         "", description="sentence-transformers name or path; empty = the packaged all-MiniLM-L6-v2."
     )
     embedding_batch_size: int = Field(16, ge=1, le=1024, description="Chunks embedded per batch.")
+    embedding_runtime: Literal["auto", "openvino", "torch"] = Field(
+        "auto",
+        description=(
+            "openvino: int8 of the same weights, exported once per machine (about 3x torch's speed);"
+            " torch: sentence-transformers; auto: openvino when it works, else torch."
+        ),
+    )
+    embedding_cache_dir: Path | None = Field(
+        None, description="Where the OpenVINO export is cached; empty = models/cache (or ~/.cache/docbot)."
+    )
 
     # --- Language model ---
     model_path: Path = Field(
@@ -151,7 +161,7 @@ class Settings(BaseSettings):
             return {folder + "/": _split(channels) for folder, channels in cleaned.items()}
         return value
 
-    @field_validator("prompt_file", mode="before")
+    @field_validator("prompt_file", "embedding_cache_dir", mode="before")
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         return None if value in ("", None) else value
