@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -75,7 +76,7 @@ def test_llama_cpp_generates_exactly_the_tokens_asked(small_models: dict[str, Pa
     llama = Llama(model_path=str(small_models[quant]), n_ctx=256, n_threads=1, seed=1, verbose=False)
     prompt = llama.tokenize(PROMPT.encode(), add_bos=True)
     assert len(prompt) < 20  # corpus words are whole tokens
-    out = llama(PROMPT, max_tokens=40, temperature=0.01)
+    out: Any = llama(PROMPT, max_tokens=40, temperature=0.01)
     assert out["usage"]["completion_tokens"] == 40 and out["choices"][0]["finish_reason"] == "length"
     assert "\n" not in out["choices"][0]["text"]
 
