@@ -65,10 +65,22 @@ class Engine:
 
 def open_store(settings: Settings, embeddings: Embeddings) -> IndexStore:
     """Open (or create) the index for this embedding model."""
-    from models.embeddings import embedding_model_id
+    from models.embeddings import embedding_model_id, runtime_of
 
     dim = len(embeddings.embed_query("dimension probe"))
-    return IndexStore(settings.index_dir, dim=dim, model_id=embedding_model_id(settings.embedding_model))
+    runtime = runtime_of(embeddings)
+    model_id = embedding_model_id(settings.embedding_model)
+    store = IndexStore(settings.index_dir, dim=dim, model_id=model_id, runtime=runtime)
+    others = [name for name in store.runtimes() if name != runtime]
+    if others:
+        # Same weights, vectors within quantization noise: searching across runtimes is sound.
+        logger.info(
+            "index has vectors from embedding runtime=%s; new ones come from runtime=%s (compatible; "
+            "`docbot ingest --rebuild` re-embeds everything with this one)",
+            ",".join(others),
+            runtime,
+        )
+    return store
 
 
 def index_exists(settings: Settings) -> bool:
@@ -93,7 +105,12 @@ def open_engine(settings: Settings, *, load_llm: bool = True, embeddings: Embedd
     from models.embeddings import load_embeddings
     from models.prompts import load_prompt
 
-    embeddings = embeddings or load_embeddings(settings.embedding_model, settings.embedding_batch_size)
+    embeddings = embeddings or load_embeddings(
+        settings.embedding_model,
+        settings.embedding_batch_size,
+        settings.embedding_runtime,
+        settings.embedding_cache_dir,
+    )
     store = open_store(settings, embeddings)
     retriever = HybridRetriever(store=store, embeddings=embeddings, k=settings.k)
     llm, problem = load_model(settings) if load_llm else (None, "the language model is not loaded")

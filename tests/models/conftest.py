@@ -46,3 +46,19 @@ def tiny_settings() -> Callable[..., Settings]:
 def tiny_model_file(tiny_gguf: Path, tiny_ggml: Path) -> Callable[[str], Path]:
     """The tiny model file of a format ("gguf" or "ggml")."""
     return {"gguf": tiny_gguf, "ggml": tiny_ggml}.__getitem__
+
+
+@pytest.fixture(scope="session")
+def openvino_embeddings() -> Any:
+    """The int8 OpenVINO embeddings, exported into the machine's cache on first use (once per machine)."""
+    from models.embeddings import load_embeddings
+
+    return load_embeddings(runtime="openvino")
+
+
+@pytest.fixture(scope="session")
+def torch_embeddings() -> Any:
+    """sentence-transformers on torch: the reference the int8 vectors are compared with."""
+    from models.embeddings import load_embeddings
+
+    return load_embeddings(runtime="torch")
