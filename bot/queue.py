@@ -38,7 +38,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     started_at REAL,
     finished_at REAL,
     reply_ts TEXT,
-    error_id TEXT
+    error_id TEXT,
+    revived INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, id);
 CREATE INDEX IF NOT EXISTS jobs_thread ON jobs(channel, ts);
@@ -54,7 +55,9 @@ CREATE TABLE IF NOT EXISTS turns (
 CREATE INDEX IF NOT EXISTS turns_thread ON turns(channel, thread_ts, id);
 """
 
-_JOB_COLUMNS = "id, event_id, channel, ts, thread_ts, user, question, created_at, started_at, reply_ts"
+_JOB_COLUMNS = (
+    "id, event_id, channel, ts, thread_ts, user, question, created_at, started_at, reply_ts, revived"
+)
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,8 @@ class Job:
     created_at: float
     started_at: float | None = None
     reply_ts: str | None = None
+    # True once the job was being answered when the process died: its reply may exist without a reply_ts.
+    revived: bool = False
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,7 @@ def _row_job(row: tuple[Any, ...]) -> Job:
         created_at=float(row[7]),
         started_at=None if row[8] is None else float(row[8]),
         reply_ts=None if row[9] is None else str(row[9]),
+        revived=bool(row[10]),
     )
 
 
@@ -122,6 +128,7 @@ class QuestionQueue:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        self._migrate()
         self._recover()
 
     @classmethod
@@ -142,12 +149,19 @@ class QuestionQueue:
                 raise
             self._db.execute("COMMIT")
 
+    def _migrate(self) -> None:
+        """Add columns that queues written by older versions lack."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
+        if "revived" not in columns:
+            self._db.execute("ALTER TABLE jobs ADD COLUMN revived INTEGER NOT NULL DEFAULT 0")
+
     def _recover(self) -> None:
         now = time.time()
         with self._tx() as db:
-            # An answer in progress when the process died is answered again from the start.
+            # An answer in progress when the process died is answered again from the start; `revived`
+            # tells the worker its placeholder may already be in the thread though no reply_ts was saved.
             revived = db.execute(
-                "UPDATE jobs SET state='pending', started_at=NULL WHERE state='active'"
+                "UPDATE jobs SET state='pending', started_at=NULL, revived=1 WHERE state='active'"
             ).rowcount
             db.execute("DELETE FROM seen WHERE at < ?", (now - SEEN_KEEP_SECONDS,))
             db.execute("DELETE FROM turns WHERE at < ?", (now - TURNS_KEEP_SECONDS,))

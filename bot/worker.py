@@ -22,7 +22,7 @@ from bot.slack.render import (
     render_partial,
     render_placeholder,
 )
-from bot.slack.thread import ThreadReplies, is_transient, slack_error
+from bot.slack.thread import ThreadReplies, answer_metadata, is_transient, slack_error
 from ingest.cpu_gate import CpuGate
 from vectorstore.scopes import FolderScopes
 from vectorstore.status import IndexStatus
@@ -232,8 +232,11 @@ class Worker:
                 self._current = None
 
     def _answer(self, job: Job, started: float) -> None:
+        known = job.reply_ts or self._placeholder_left_behind(job)
         reply_ts = self._deliver(
-            lambda: self._replies.show(job.channel, job.thread_ts, job.reply_ts, render_placeholder())
+            lambda: self._replies.show(
+                job.channel, job.thread_ts, known, render_placeholder(), answer_metadata(job.ts)
+            )
         )
         with self._lock:
             self._current_reply = reply_ts
@@ -280,6 +283,20 @@ class Worker:
             elapsed,
             len(messages),
         )
+
+    def _placeholder_left_behind(self, job: Job) -> str | None:
+        """For a job revived after a crash with no reply recorded: the placeholder it may have posted just
+        before the crash (between posting and recording its ts), so the answer goes there, not in a
+        second message. A failed look-up only costs that second message."""
+        if not job.revived:
+            return None
+        try:
+            found = self._deliver(lambda: self._replies.find_answer(job.channel, job.thread_ts, job.ts))
+        except Exception as exc:
+            logger.warning("could not look for an earlier reply job=%d error=%s", job.id, slack_error(exc))
+            return None
+        logger.info("revived job=%d earlier_reply_found=%s", job.id, found is not None)
+        return found
 
     def _cpu(self) -> AbstractContextManager[object]:
         """The whole answer holds the CPU gate, so re-indexing pauses until it is done."""

@@ -409,9 +409,12 @@ class FakeSlack:
             self._find(channel, ts)
         except ApiError as e:
             raise ApiError("thread_not_found") from e
-        thread = self._thread_messages(channel, ts)
+        thread = copy.deepcopy(self._thread_messages(channel, ts))
+        if str(args.get("include_all_metadata", "")).lower() not in ("1", "true"):
+            for message in thread:
+                message.pop("metadata", None)  # Slack returns metadata only when asked
         return {
-            "messages": copy.deepcopy(thread),
+            "messages": thread,
             "has_more": False,
             "response_metadata": {"next_cursor": ""},
         }

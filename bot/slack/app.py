@@ -57,14 +57,17 @@ def create_app(
 ) -> App:
     """The Bolt app with docbot's listeners.
 
-    The listener executor has ONE thread by default, so questions enter the queue in the order the
-    Socket Mode connection delivered them (pair it with SocketModeHandler(concurrency=1)); listeners only
-    touch SQLite there and hand their Slack calls to ctx.notifier.
+    Listeners run before the acknowledgement (process_before_response): an event is acked only once its
+    question is committed to the SQLite queue, so a crash before the commit leaves it unacknowledged and
+    Slack sends it again. Listeners therefore only touch SQLite and hand their Slack calls to
+    ctx.notifier, keeping acks far inside Slack's 3 s. Pair it with SocketModeHandler(concurrency=1) so
+    questions enter the queue in the order the connection delivered them. The listener executor (one
+    thread by default) only runs lazy listeners.
     """
     app = App(
         client=client or make_web_client(settings),
         listener_executor=listener_executor or ThreadPoolExecutor(1, thread_name_prefix="docbot-intake"),
-        process_before_response=False,
+        process_before_response=True,
         ignoring_self_events_enabled=True,
         raise_error_for_unhandled_request=False,
     )

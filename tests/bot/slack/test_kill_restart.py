@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import random
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,7 @@ SAFETY = "Report every workplace injury to the safety officer within twenty-four
 PLACEHOLDER = "Looking through the documents"
 RANDOM_TRIALS = 2  # `make test`; `make soak` runs SOAK_RANDOM_TRIALS
 SOAK_RANDOM_TRIALS = 10
+ACK_WAIT_SECONDS = 1.5
 
 
 def build_index(root: Path, embeddings: Embeddings) -> None:
@@ -119,6 +122,95 @@ def test_kill_9_with_questions_waiting_and_one_being_answered(
         second.close()
 
 
+@contextmanager
+def queue_locked(index: Path) -> Iterator[None]:
+    """Hold the queue database's write lock: the bot's next queue write waits inside its transaction."""
+    db = sqlite3.connect(index / QUEUE_FILE, isolation_level=None)
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        yield
+        db.execute("ROLLBACK")
+    finally:
+        db.close()
+
+
+def restart(fake: FakeSlack, env: dict[str, str], root: Path) -> BotProcess:
+    opened = fake.connections_opened
+    bot = BotProcess(fake, env, root / "bot.log", cwd=root)
+    bot.wait_connected(opened)
+    return bot
+
+
+def test_kill_9_before_a_question_is_committed_leaves_it_unacknowledged_and_it_comes_again(
+    fake_slack: FakeSlack, tmp_path: Path, embeddings: Embeddings
+) -> None:
+    """The event is acknowledged only after its question is in the durable queue: killed before the
+    commit, the bot never acked it, Slack sends it again and the new process answers it once."""
+    build_index(tmp_path, embeddings)
+    env = bot_env(fake_slack, tmp_path, reindex_minutes="60")
+    first = BotProcess(fake_slack, env, tmp_path / "bot.log", cwd=tmp_path)
+    try:
+        first.wait_connected(0)
+        with queue_locked(tmp_path / "index"):
+            envelope, ts = fake_slack.mention("How much is the minimum guarantee payable by adidas?")
+            # Acks take milliseconds (see the flood tests); this one must not come while the commit waits.
+            with pytest.raises(AssertionError):
+                fake_slack.wait_for(lambda f: envelope in f.acks(), timeout=ACK_WAIT_SECONDS)
+            assert envelope in {e["envelope_id"] for e in fake_slack.sent_envelopes()}  # it was delivered
+            first.kill()
+    finally:
+        first.close()
+    assert queued_jobs(tmp_path / "index") == set()  # nothing was committed
+    fake_slack.redeliver_unacked_after(0.5)
+    try:
+        second = restart(fake_slack, env, tmp_path)
+        try:
+            Thread(fake_slack, "C1", ts).wait_answered(timeout=60)
+            redelivered = [e for e in fake_slack.sent_envelopes() if e.get("retry_attempt", 0) > 0]
+            assert [e["payload"]["event"]["ts"] for e in redelivered] == [ts]
+            assert redelivered[0]["envelope_id"] in fake_slack.acks()
+            [answer] = Thread(fake_slack, "C1", ts).bot_messages()
+            assert "750 million pounds" in answer["text"]
+            assert second.stop() == 0, second.log_text()
+        finally:
+            second.close()
+    finally:
+        fake_slack.redeliver_unacked_after(None)
+    assert queued_jobs(tmp_path / "index") == {ts}
+
+
+def test_kill_9_between_posting_the_placeholder_and_recording_it_leaves_no_stale_message(
+    fake_slack: FakeSlack, tmp_path: Path, embeddings: Embeddings
+) -> None:
+    """The worker posted "Looking through the documents…" and was killed before saving that message's ts:
+    after the restart the answer is written into that message, not into a second one."""
+    build_index(tmp_path, embeddings)
+    env = bot_env(fake_slack, tmp_path, reindex_minutes="60")
+    first = BotProcess(fake_slack, env, tmp_path / "bot.log", cwd=tmp_path)
+    try:
+        first.wait_connected(0)
+        # The placeholder's first post is rate limited: the worker has taken the job and waits to post.
+        fake_slack.fail_next("chat.postMessage", status=429, retry_after=2)
+        _, ts = fake_slack.mention("How much is the minimum guarantee payable by adidas?")
+        fake_slack.wait_for_calls("chat.postMessage", timeout=60)
+        with queue_locked(tmp_path / "index"):
+            # The retried post lands; recording its ts now waits on the lock, and the kill comes first.
+            fake_slack.wait_for(lambda f: any(PLACEHOLDER in t for t in Thread(f, "C1", ts).texts()), 30)
+            first.kill()
+    finally:
+        first.close()
+    [left_behind] = Thread(fake_slack, "C1", ts).bot_messages()
+    second = restart(fake_slack, env, tmp_path)
+    try:
+        Thread(fake_slack, "C1", ts).wait_answered(timeout=60)
+        [answer] = Thread(fake_slack, "C1", ts).bot_messages()
+        assert answer["ts"] == left_behind["ts"] and "750 million pounds" in answer["text"]
+        assert stale_placeholders(fake_slack, {"q": ts}) == 0
+        assert second.stop() == 0, second.log_text()
+    finally:
+        second.close()
+
+
 def run_random_kill_trials(fake: FakeSlack, root: Path, trials: int, seed: int) -> dict[str, int]:
     """Bursts of 12 questions, each burst cut by kill -9 after a random number of its answers arrived."""
     rng = random.Random(seed)
@@ -153,8 +245,7 @@ def run_random_kill_trials(fake: FakeSlack, root: Path, trials: int, seed: int) 
         fake.redeliver_unacked_after(None)
     wrong = {name: counts[ts] for name, ts in threads.items() if counts[ts] != 1}
     assert wrong == {}, (wrong, {n: threads[n] in in_queue_at_kill for n in wrong})
-    # A kill between posting an answer's placeholder and recording it leaves that placeholder behind
-    # (the answer itself comes once, in a new message): counted for docs/reliability.md, not hidden.
+    assert stale == 0  # a placeholder posted just before a kill is found and finished after the restart
     return {"questions": len(threads), "trials": trials, "stale_placeholders": stale}
 
 
