@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+MAX_FAILED_SHOWN = 10
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
@@ -281,6 +283,7 @@ def _print_answer(answer: Answer, *, streamed: bool) -> None:
 
 def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     """Print the index's files, chunks, failures and last update, and the bot's last and next re-index."""
+    from bot.answer import display_name
     from bot.engine import index_exists
     from ingest.schedule import read_state
     from vectorstore.store import IndexStore
@@ -322,11 +325,14 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     print(f"index: {settings.index_dir} (version {status.version})")
     print(f"files: {status.files} indexed, {status.pages} pages, {status.chunks} chunks")
     print(f"updated: {updated} ({status.freshness()})")
-    print(f"failed: {len(status.failed)}")
-    for failure in status.failed:
-        print(f"  {failure.file}: {failure.reason}")
+    failed = status.with_failures(schedule.last_failures() if schedule is not None else []).failed
+    print(f"failed: {len(failed)}")
+    for failure in failed[:MAX_FAILED_SHOWN]:
+        print(f"  {display_name(failure.file)}: {display_name(failure.reason)}")
+    if len(failed) > MAX_FAILED_SHOWN:
+        print(f"  … and {len(failed) - MAX_FAILED_SHOWN} more (`docbot status --json` lists them all)")
     for problem in problems:
-        print(f"problem: {problem}")
+        print(f"problem: {display_name(problem)}")
     print(_reindex_line(schedule))
     return 0
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from ingest.cpu_gate import CpuGate
 from ingest.sync import SyncReport
+from vectorstore.status import FailedFile
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +72,13 @@ class ScheduleState:
             runs=int(data.get("runs", 0)),
             pid=int(data.get("pid", 0)),
         )
+
+    def last_failures(self) -> list[FailedFile]:
+        """The files the last run could not index, with their reasons (from its report)."""
+        report = self.last_run.report if self.last_run is not None else None
+        failed = (report or {}).get("failed") or []
+        rows = [f for f in failed if isinstance(f, dict)]
+        return [FailedFile(str(f.get("file", "")), str(f.get("reason", ""))) for f in rows]
 
     def summary(self, now: float | None = None) -> dict[str, str]:
         """{"last_run", "next_run", "last_result"} as short texts for people."""
@@ -270,6 +278,10 @@ class ReindexScheduler:
     def status(self) -> dict[str, str]:
         """{"last_run", "next_run", "last_result"} for the Slack and console status texts."""
         return self.state().summary()
+
+    def failures(self) -> list[FailedFile]:
+        """The files the last run could not index, with reasons, for the status texts."""
+        return self.state().last_failures()
 
     def _next_run(self) -> float | None:
         if not self._scheduler.running or self._cancel.is_set():

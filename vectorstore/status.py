@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 
@@ -24,6 +25,12 @@ class IndexStatus:
     failed: list[FailedFile] = field(default_factory=list)
     updated_at: float | None = None
     version: int = 0
+
+    def with_failures(self, latest: list[FailedFile]) -> IndexStatus:
+        """This status with `latest` failures (a re-index run's) first; a file listed in both keeps the
+        latest reason only. Run failures that could not be stored (a full disk) show up this way."""
+        seen = {f.file for f in latest}
+        return dataclasses.replace(self, failed=[*latest, *(f for f in self.failed if f.file not in seen)])
 
     def freshness(self, now: float | None = None) -> str:
         """Like "12 files, updated 4 min ago"."""

@@ -11,11 +11,12 @@ from bot.queue import QuestionQueue
 from bot.slack.thread import ThreadReplies, slack_error
 from bot.worker import Worker
 from config.settings import Settings
-from vectorstore.status import IndexStatus
+from vectorstore.status import FailedFile, IndexStatus
 
 logger = logging.getLogger(__name__)
 
 ScheduleStatus = Callable[[], dict[str, str]]
+RunFailures = Callable[[], list[FailedFile]]
 
 
 @dataclass
@@ -29,6 +30,7 @@ class BotContext:
     notifier: Executor
     index_status: Callable[[], IndexStatus]
     schedule_status: ScheduleStatus | None = None
+    run_failures: RunFailures | None = None  # the last re-index run's failed files, with reasons
 
     def later(self, what: str, call: Callable[[], object]) -> None:
         """Make a Slack call on the notifier pool so the listener returns at once; failures are logged."""

@@ -183,7 +183,8 @@ def run_slack(
     notifier = ThreadPoolExecutor(NOTIFIER_THREADS, thread_name_prefix="docbot-notify")
     if reindex is not None and schedule_status is None:
         schedule_status = reindex.status
-    ctx = BotContext(settings, queue, worker, replies, notifier, index_status, schedule_status)
+    run_failures = reindex.failures if reindex is not None else None
+    ctx = BotContext(settings, queue, worker, replies, notifier, index_status, schedule_status, run_failures)
     handler: SocketModeHandler | None = None
     try:
         with _signals_set(stop):

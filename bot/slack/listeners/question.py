@@ -6,6 +6,7 @@ import dataclasses
 import html
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.slack.context import BotContext
@@ -64,7 +65,7 @@ def current_status(ctx: BotContext, channel: str | None = None) -> str:
     scopes are left out)."""
     running = ctx.worker.current()
     try:
-        index = _scoped(ctx.index_status(), ctx, channel)
+        index = _scoped(_with_run_failures(ctx.index_status(), ctx), ctx, channel)
     except Exception:
         logger.exception("index status failed")
         index = None
@@ -82,6 +83,18 @@ def current_status(ctx: BotContext, channel: str | None = None) -> str:
     )
 
 
+def _with_run_failures(index: IndexStatus, ctx: BotContext) -> IndexStatus:
+    """The index's failed files plus those of the last re-index run (reasons included)."""
+    if ctx.run_failures is None:
+        return index
+    try:
+        latest = ctx.run_failures()
+    except Exception:
+        logger.exception("re-index failures unavailable")
+        return index
+    return index.with_failures(latest)
+
+
 def _scoped(index: IndexStatus, ctx: BotContext, channel: str | None) -> IndexStatus:
     scopes = ctx.settings.scopes
     allowed = FolderScopes.from_mapping(scopes).filter_for(channel) if scopes and channel else None
@@ -90,9 +103,17 @@ def _scoped(index: IndexStatus, ctx: BotContext, channel: str | None) -> IndexSt
     return dataclasses.replace(index, failed=[f for f in index.failed if allowed(f.file)])
 
 
-def _reply(ctx: BotContext, q: Question, what: str, text: str) -> None:
-    message = SlackMessage(text=text, blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}])
-    ctx.later(what, lambda: ctx.replies.post(q.channel, q.thread_ts, message))
+def _reply(ctx: BotContext, q: Question, what: str, text: str | Callable[[], str]) -> None:
+    """Post `text` in the question's thread from the notifier pool (a callable is evaluated there too,
+    so slow texts such as the status do not delay the event's acknowledgement)."""
+
+    def post() -> str:
+        body = text() if callable(text) else text
+        section = {"type": "section", "text": {"type": "mrkdwn", "text": body}}
+        message = SlackMessage(text=body, blocks=[section])
+        return ctx.replies.post(q.channel, q.thread_ts, message)
+
+    ctx.later(what, post)
 
 
 def take_question(ctx: BotContext, q: Question) -> None:
@@ -107,7 +128,7 @@ def take_question(ctx: BotContext, q: Question) -> None:
             logger.info("refused channel=%s user=%s", q.channel, q.user)
             _reply(ctx, q, "refusal", why_not)
         elif word == "status":
-            _reply(ctx, q, "status", current_status(ctx, q.channel))
+            _reply(ctx, q, "status", lambda: current_status(ctx, q.channel))
         else:
             _reply(ctx, q, "help", help_text())
         return

@@ -92,6 +92,13 @@ def test_disk_full_during_a_reindex(fake_slack: FakeSlack, tmp_path: Path, embed
         assert "sqlite3.OperationalError: disk I/O error" in log
         notice = fake_slack.wait_for_calls("chat.postMessage", where=lambda c: c.args["channel"] == OPS)[0]
         assert f"pensions.pdf skipped: {reason}" in notice.args["text"]
+        # Both status views say which file failed and why.
+        human = subprocess.run(
+            [sys.executable, "-m", "bot", "status"], env=env, cwd=tmp_path, capture_output=True, text=True
+        )
+        assert f"  pensions.pdf: {reason}\n" in human.stdout, human.stdout + human.stderr
+        slash = fake_slack.wait_for_ack(fake_slack.send_slash_command("/docbot", "status"))["payload"]
+        assert f"• pensions.pdf: {reason}" in slash["text"]
 
         # The last good index keeps answering, with its citation.
         _, ts = fake_slack.mention(QUESTION)
@@ -150,6 +157,7 @@ def test_read_only_index_during_a_reindex(
             "text"
         ]
         assert "*Re-index:* last" in status and "1 failed" in status
+        assert "• pensions.pdf: error: OperationalError: attempt to write a readonly database" in status
 
         _, ts = fake_slack.mention(QUESTION)
         [answer] = Thread(fake_slack, "C1", ts).wait_answered(timeout=60)

@@ -129,7 +129,6 @@ def test_citations_show_names_safely_and_link_them_quoted(
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="bot/cli.py prints file names raw; lead: use bot.answer.display_name")
 def test_cli_status_prints_names_safely(share: tuple[IndexStore, SyncReport], tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DOCBOT_", "SLACK_"))}
     env |= {"PYTHONPATH": str(REPO), "DOCBOT_INDEX_DIR": str(tmp_path / "index")}
