@@ -55,6 +55,14 @@ audit: $(VENV)/.stamp-dev
 soak: $(VENV)/.stamp-dev
 	$(BIN)/pytest -m soak -p no:cacheprovider -s --durations=0
 
+# The benchmarks against the tutorial's pipeline (not part of `make test`; under 30 min on 2 cores):
+# regenerates bench/results/*.json, docs/benchmarks.md and docs/benchmarks.png. BENCH_ARGS="--parts
+# retrieval,quality" or "--quick" for a subset or a smoke run.
+bench: $(VENV)/.stamp-dev
+	$(BIN)/python -c "import matplotlib" 2>/dev/null || \
+		CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --quiet -e ".[llamacpp,dev,bench]"
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
 model: $(VENV)/.stamp-run
 	$(BIN)/python -m models.download $(if $(QUANT),--quant $(QUANT),)
 

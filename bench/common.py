@@ -187,6 +187,7 @@ def write_results(
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "quick": quick,
         "machine": machine(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],  # other work on the machine at the end
         "goals": [g.to_dict() for g in goals],
         "sections": [s.to_dict() for s in sections],
         "chart": chart or {},
@@ -225,6 +226,14 @@ def corpus_pdfs() -> list[Path]:
 def eval_questions_paths() -> list[Path]:
     """tests/eval's question sets (the tuning set and the hold-out set)."""
     return [EVAL_DIR / name for name in EVAL_SETS]
+
+
+def clean_environment() -> None:
+    """Drop DOCBOT_* and SLACK_* from this process's environment: in-process parts measure the defaults."""
+    for name in [n for n in os.environ if n.startswith(("DOCBOT_", "SLACK_"))]:
+        del os.environ[name]
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
 def docbot_env(index_dir: Path = CORPUS_INDEX_DIR, data_dir: Path = CORPUS) -> dict[str, str]:

@@ -58,6 +58,7 @@ class TutorialTimings:
     index_seconds: float = 0.0
     files: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)  # basename -> why the tutorial would have crashed
+    sources: dict[str, list[int]] = field(default_factory=dict)  # basename -> [size, mtime_ns] when read
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, with pages/s and chunks/s over the whole build."""
@@ -109,7 +110,11 @@ class TutorialIndex:
 
         folder.mkdir(parents=True, exist_ok=True)
         faiss.write_index(self._index, str(folder / _INDEX_FILE))
-        payload = {"chunks": [asdict(c) for c in self._chunks], "timings": self.timings.to_dict()}
+        payload = {
+            "chunks": [asdict(c) for c in self._chunks],
+            "timings": self.timings.to_dict(),
+            "sources": self.timings.sources,
+        }
         (folder / _CHUNKS_FILE).write_text(json.dumps(payload), encoding="utf-8")
 
     @classmethod
@@ -124,6 +129,27 @@ class TutorialIndex:
         timings = TutorialTimings(**{k: v for k, v in saved.items() if k in known})
         index = faiss.read_index(str(folder / _INDEX_FILE))
         return cls(index, chunks, embeddings or tutorial_embeddings(), timings)
+
+
+def fingerprint(pdfs: list[Path]) -> dict[str, list[int]]:
+    """Basename -> [size, mtime_ns]: tells whether a saved index was built from these very files."""
+    return {p.name: [(st := p.stat()).st_size, st.st_mtime_ns] for p in pdfs}
+
+
+def load_or_build(pdfs: list[Path], folder: Path) -> tuple[TutorialIndex, bool]:
+    """The index saved in `folder` if it was built from exactly these files, else a new one (saved there).
+
+    Returns the index and whether it was reused; its timings are those of the build that made it.
+    """
+    try:
+        saved = json.loads((folder / _CHUNKS_FILE).read_text(encoding="utf-8")).get("sources")
+    except (OSError, ValueError):
+        saved = None
+    if saved == fingerprint(pdfs):
+        return TutorialIndex.load(folder), True
+    index = build_tutorial_index(pdfs)
+    index.save(folder)
+    return index, False
 
 
 def tutorial_embeddings() -> Embeddings:
@@ -159,7 +185,7 @@ def build_tutorial_index(pdfs: list[Path], embeddings: Embeddings | None = None)
     import numpy as np
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-    timings = TutorialTimings()
+    timings = TutorialTimings(sources=fingerprint(pdfs))
     started = time.perf_counter()
     pages: list[Document] = []
     for pdf in pdfs:

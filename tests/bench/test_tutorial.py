@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.tutorial import TutorialIndex, build_tutorial_index
+from bench.tutorial import TutorialIndex, build_tutorial_index, load_or_build
 from tests.pdfs import make_text_pdf
 
 PAGES = [
@@ -52,3 +52,14 @@ def test_save_and_load_round_trip(tutorial: TutorialIndex, tmp_path: Path) -> No
     assert loaded.timings.failed == tutorial.timings.failed
     question = "How many vacation days do employees get?"
     assert loaded.search(question, 2) == tutorial.search(question, 2)
+
+
+def test_load_or_build_reuses_only_an_index_of_the_same_files(tmp_path: Path) -> None:
+    pdf = make_text_pdf(tmp_path / "a.pdf", ["Parking is free for visitors."])
+    first, reused = load_or_build([pdf], tmp_path / "saved")
+    assert not reused and len(first) == 1
+    again, reused = load_or_build([pdf], tmp_path / "saved")
+    assert reused and again.search("parking", 1) == [("a.pdf", 1)]
+    make_text_pdf(pdf, ["Parking costs five dollars.", "A second page."])
+    rebuilt, reused = load_or_build([pdf], tmp_path / "saved")
+    assert not reused and rebuilt.timings.pages == 2
