@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 from slack_sdk import WebClient
@@ -10,6 +11,7 @@ from bot.answer import display_name
 from bot.slack.render import SECTION_LIMIT, SlackMessage, escape
 from bot.slack.thread import slack_error
 from ingest.sync import SyncReport
+from vectorstore.scopes import FileFilter
 
 logger = logging.getLogger(__name__)
 
@@ -67,16 +69,34 @@ def notice_message(report: SyncReport) -> SlackMessage | None:
     return SlackMessage(text=text, blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}])
 
 
-class ChangeNotifier:
-    """Posts the notice for each re-index run that changed something; quiet otherwise."""
+def visible_part(report: SyncReport, visible: FileFilter) -> SyncReport:
+    """The report with only the files `visible` allows (a rename only when both names are allowed)."""
+    return dataclasses.replace(
+        report,
+        indexed=[p for p in report.indexed if visible(p)],
+        updated=[p for p in report.updated if visible(p)],
+        removed=[p for p in report.removed if visible(p)],
+        renamed=[(old, new) for old, new in report.renamed if visible(old) and visible(new)],
+        failed=[f for f in report.failed if visible(f.file)],
+    )
 
-    def __init__(self, client: WebClient, channel: str) -> None:
+
+class ChangeNotifier:
+    """Posts the notice for each re-index run that changed something; quiet otherwise.
+
+    With `visible` (the notify channel's folder scopes), files the channel may not see are left out, as
+    they are from its questions and status replies; a run that changed only those posts nothing.
+    """
+
+    def __init__(self, client: WebClient, channel: str, visible: FileFilter | None = None) -> None:
         self.client = client
         self.channel = channel
+        self.visible = visible
 
     def __call__(self, report: SyncReport) -> None:
         """Post the notice for `report` (failures are logged; the next run's notice is independent)."""
-        message = notice_message(report)
+        shown = report if self.visible is None else visible_part(report, self.visible)
+        message = notice_message(shown)
         if message is None:
             return
         try:

@@ -169,6 +169,7 @@ def run_slack(
     )
     client = make_web_client(settings)
     replies = ThreadReplies(client)
+    scopes = FolderScopes.from_mapping(settings.scopes) if settings.scopes else None
     worker = Worker(
         queue,
         answerer,
@@ -177,7 +178,7 @@ def run_slack(
         docs_base_url=settings.docs_base_url,
         update_interval=settings.stream_update_seconds,
         cpu_gate=cpu_gate,
-        scopes=FolderScopes.from_mapping(settings.scopes) if settings.scopes else None,
+        scopes=scopes,
     )
     intake = ThreadPoolExecutor(1, thread_name_prefix="docbot-intake")
     notifier = ThreadPoolExecutor(NOTIFIER_THREADS, thread_name_prefix="docbot-notify")
@@ -192,7 +193,8 @@ def run_slack(
             worker.start()
             if reindex is not None:
                 if settings.notify_channel:
-                    reindex.add_listener(ChangeNotifier(client, settings.notify_channel))
+                    visible = scopes.filter_for(settings.notify_channel) if scopes is not None else None
+                    reindex.add_listener(ChangeNotifier(client, settings.notify_channel, visible))
                 reindex.start()
             handler = SocketModeHandler(
                 app, _token(settings, "SLACK_APP_TOKEN"), concurrency=1, ping_interval=PING_INTERVAL_SECONDS
