@@ -208,9 +208,19 @@ def write_big_gguf(
             writer.write_tensor_data(maker.blocks(dims[0], dims[1], zero_rows=zero))
     writer.close()
     partial.rename(path)
+    _remove_stale(path)
     seconds = time.perf_counter() - started
     logger.info("wrote model path=%s quant=%s seconds=%.1f", path, quant, seconds)
     return BigModel(path, quant, shape, seconds=seconds, n_words=len(words), params=params)
+
+
+def _remove_stale(path: Path) -> None:
+    """Delete files of the same shape and quant written with other parameters (each is gigabytes)."""
+    stem = path.name.rsplit("-", 1)[0]
+    for old in path.parent.glob(f"{stem}-*"):
+        if old != path and old.suffix in (".gguf", ".part"):
+            logger.info("removing stale model path=%s", old)
+            old.unlink(missing_ok=True)
 
 
 def _add_metadata(
@@ -234,14 +244,25 @@ def _add_metadata(
     writer.add_unk_token_id(0)
 
 
+def benchmark_words() -> list[str]:
+    """The vocabulary words the benchmarks use: the Manchester United 20-F's, when the corpus is here."""
+    from bench.common import CORPUS
+
+    manu = CORPUS / "manu-20f-2022-09-24.pdf"
+    if not manu.is_file():
+        return []
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
+    return pdf_words([manu])
+
+
 def main() -> None:
-    """Write the Q4_0 and Q8_0 files (no corpus words) and print where they are."""
+    """Write (or find) the benchmark's Q4_0 and Q8_0 files and print where they are."""
     logging.basicConfig(level=logging.INFO)
+    words = benchmark_words()
     for quant in ("q4_0", "q8_0"):
-        model = write_big_gguf(quant)
-        print(
-            json.dumps({"path": str(model.path), "seconds": round(model.seconds, 1), "reused": model.reused})
-        )
+        model = write_big_gguf(quant, words=words)
+        written = {"path": str(model.path), "seconds": round(model.seconds, 1), "reused": model.reused}
+        print(json.dumps(written))
 
 
 if __name__ == "__main__":

@@ -59,12 +59,13 @@ def test_file_has_the_shape_types_and_valid_scales(small_models: dict[str, Path]
     assert (scales[259 * per_row :] > 0).all() and scales.max() < 0.01
 
 
-def test_reused_when_the_parameters_match(tmp_path: Path) -> None:
+def test_reused_when_the_parameters_match_else_replaced(tmp_path: Path) -> None:
     first = write_big_gguf("q4_0", words=WORDS, shape=SMALL, out_dir=tmp_path)
     again = write_big_gguf("q4_0", words=WORDS, shape=SMALL, out_dir=tmp_path)
     other = write_big_gguf("q4_0", words=[*WORDS, "club"], shape=SMALL, out_dir=tmp_path)
     assert not first.reused and again.reused and again.path == first.path
     assert other.path != first.path and not other.reused
+    assert not first.path.exists()  # the same shape and quant with other parameters is gigabytes: removed
     assert model_path(LLAMA2_7B, "q4_0", [], 0)[0].name.startswith("llama2-7b-random-q4_0-")
     assert not list(tmp_path.glob("*.part"))
 
