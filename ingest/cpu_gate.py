@@ -2,7 +2,8 @@
 
 Embedding (torch) and generation (llama.cpp) running together on the same few cores slow each other down
 by orders of magnitude, so they take turns. The worker holds the gate for a whole answer; the indexer takes
-it for one embedding batch (or one PDF page) at a time and never while a question is waiting for it.
+it for one embedding batch (or one PDF page) at a time and never while a question is waiting for it. A huge
+page is extracted in a child process that polls its Turn and is stopped while a question waits.
 """
 
 from __future__ import annotations
@@ -19,6 +20,23 @@ logger = logging.getLogger(__name__)
 
 class Cancelled(Exception):
     """The indexer was asked to stop while it waited for (or between) its turns."""
+
+
+@dataclass(frozen=True)
+class Turn:
+    """The indexer's current turn on the gate: a long step (a huge page's extraction in a child process)
+    polls it to give the CPU back to a question, or to stop."""
+
+    gate: CpuGate
+    cancel: threading.Event | None = None
+
+    def question_waiting(self) -> bool:
+        """True while a question waits for the CPU this turn holds."""
+        return self.gate.question_waiting()
+
+    def cancelled(self) -> bool:
+        """True once the indexer was asked to stop."""
+        return self.cancel is not None and self.cancel.is_set()
 
 
 @dataclass(frozen=True)
@@ -69,9 +87,9 @@ class CpuGate:
             self._release()
 
     @contextmanager
-    def step(self, cancel: threading.Event | None = None) -> Iterator[None]:
+    def step(self, cancel: threading.Event | None = None) -> Iterator[Turn]:
         """Hold the CPU for one small indexing step, after every waiting question; raises Cancelled when
-        `cancel` is set (check it again after a wake())."""
+        `cancel` is set (check it again after a wake()). Yields the Turn, for steps that can pause."""
         started = time.monotonic()
         with self._cond:
             while self._busy or self._questions_waiting:
@@ -84,7 +102,7 @@ class CpuGate:
             self._steps += 1
             self._step_wait_total += time.monotonic() - started
         try:
-            yield
+            yield Turn(self, cancel)
         finally:
             self._release()
 

@@ -11,15 +11,16 @@ import unicodedata
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ingest.cpu_gate import Cancelled
+from ingest.page_text import PageTooSlow, page_text_in_child
 
 if TYPE_CHECKING:
-    from pypdf import PdfReader
+    from pypdf import PageObject, PdfReader
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +29,9 @@ PASSWORD_PROTECTED = "password-protected"
 NO_TEXT_LAYER = "no text layer (scanned; needs OCR)"
 _DETAIL_MAX_CHARS = 120
 _PROBE_BYTES = 1024
+# Pages whose content stream is larger than this are extracted in a child process (ingest.page_text):
+# ordinary pages are 2-200 KB; pypdf takes seconds to minutes on a page of several MB.
+BIG_PAGE_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -86,18 +90,21 @@ def read_pdf(
     max_seconds: float | None = None,
     step: StepFn | None = None,
     ocr: bool | None = None,
+    big_page_bytes: int = BIG_PAGE_BYTES,
 ) -> PdfDocument:
     """Read a PDF's text page by page; raise PdfReadError with a reason when it cannot be used.
 
     Pages without a text layer are read with Tesseract when `ocr` is True, or None and Tesseract is
     installed; those pages have `ocr=True`. `step` wraps each page's work (a CPU gate's turn).
+    A page whose content stream is over `big_page_bytes` is extracted in a child process that is killed
+    at `max_seconds` and paused while a question waits for the CPU gate.
     OSError (missing file, no permission) is not a PDF problem and propagates. pypdf's warnings and
     log records are routed to DEBUG.
     """
     _route_pypdf_logging()
     if path.stat().st_size == 0:
         raise PdfReadError(EMPTY_FILE)
-    reading = _Reading(_Clock(), max_seconds, step or nullcontext, ocr)
+    reading = _Reading(_Clock(), max_seconds, step or nullcontext, ocr, path, big_page_bytes)
     with warnings.catch_warnings(record=True) as caught:
         try:
             return _read(path, reading)
@@ -113,7 +120,23 @@ class _Reading:
     max_seconds: float | None
     step: StepFn
     ocr: bool | None
+    path: Path
+    big_page_bytes: int = BIG_PAGE_BYTES
     ocr_pages: set[int] = field(default_factory=set)
+
+    def over_time(self) -> bool:
+        return self.max_seconds is not None and self.clock.elapsed() > self.max_seconds
+
+    def too_slow(self) -> PdfReadError:
+        return _corrupt(f"took longer than {self.max_seconds:g} s")
+
+    @contextmanager
+    def turn(self) -> Iterator[object]:
+        """One CPU turn; the time spent waiting for it does not count against the time limit."""
+        waiting = time.monotonic()
+        with self.step() as turn:
+            self.clock.excluded += time.monotonic() - waiting
+            yield turn
 
     def use_ocr(self) -> bool:
         if self.ocr is None:
@@ -264,11 +287,11 @@ def _extract_pages(reader: PdfReader, page_count: int, reading: _Reading) -> Ite
     failures = 0
     last_error = ""
     for index in range(page_count):
-        if reading.max_seconds is not None and reading.clock.elapsed() > reading.max_seconds:
-            raise _corrupt(f"took longer than {reading.max_seconds:g} s")
+        if reading.over_time():
+            raise reading.too_slow()
         try:
             lines = _page_lines(reader, index, reading)
-        except Cancelled:
+        except (Cancelled, PdfReadError):
             raise
         except Exception as exc:  # one bad page must not cost the whole file
             failures += 1
@@ -308,23 +331,53 @@ def clean_lines(text: str) -> list[str]:
 
 def _page_lines(reader: PdfReader, index: int, reading: _Reading) -> list[str]:
     """A page's cleaned lines: its text layer, else (when enabled) what OCR reads in its images."""
-    waiting = time.monotonic()
-    with reading.step():
-        reading.clock.excluded += time.monotonic() - waiting
+    with reading.turn():
         page = reader.pages[index]
-        lines = clean_lines(page.extract_text())
-        if _has_text(lines) or not reading.use_ocr():
-            return lines
-        from ingest.ocr import ocr_page
+        size = _content_bytes(page)
+        if size <= reading.big_page_bytes:
+            return _lines_or_ocr(page, index, reading, page.extract_text())
+    logger.info("pdf_big_page page=%d content_bytes=%d; extracting in a child process", index + 1, size)
+    try:
+        text = page_text_in_child(reading.path, index, reading.turn, reading.over_time)
+    except PageTooSlow:
+        raise reading.too_slow() from None
+    with reading.turn():
+        return _lines_or_ocr(page, index, reading, text)
 
-        reading_started = time.monotonic()
-        lines = clean_lines(ocr_page(page))
-        reading.clock.excluded += time.monotonic() - reading_started
+
+def _lines_or_ocr(page: PageObject, index: int, reading: _Reading, text: str) -> list[str]:
+    """Clean the extracted text; a page without any is OCR'd when enabled (inside the caller's turn)."""
+    lines = clean_lines(text)
+    if _has_text(lines) or not reading.use_ocr():
+        return lines
+    from ingest.ocr import ocr_page
+
+    reading_started = time.monotonic()
+    lines = clean_lines(ocr_page(page))
+    reading.clock.excluded += time.monotonic() - reading_started
     if _has_words(lines):
         reading.ocr_pages.add(index + 1)
         logger.debug("pdf_page_ocr page=%d lines=%d", index + 1, len(lines))
         return lines
     return []
+
+
+def _content_bytes(page: PageObject) -> int:
+    """The size of a page's decoded content stream (0 when it cannot be read: extraction then fails
+    or copes as before). pypdf keeps the decoded stream, so extraction does not decode it again."""
+    try:
+        contents = page.get_contents()
+        return len(contents.get_data()) if contents is not None else 0
+    except Exception:
+        return 0
+
+
+def page_text_here(path: Path, index: int) -> str:
+    """The raw text of page `index` (0-based), in this process: what the child of ingest.page_text runs."""
+    _route_pypdf_logging()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _open(path).pages[index].extract_text()
 
 
 def _has_text(lines: list[str]) -> bool:

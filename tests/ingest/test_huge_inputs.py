@@ -3,8 +3,10 @@ separate process whose peak memory (VmHWM) is measured, while a question asks fo
 
 Pages are extracted one at a time, but one file's text, chunks and vectors stay in memory until the file's
 single commit (that is what makes a file's update atomic), so memory grows with the largest file's text:
-the bounds below are what this suite promises. A question waits at most one indexing step; a single page
-is one step, so a 10 MB page keeps a question waiting for as long as pypdf takes to extract it.
+the bounds below are what this suite promises. A question waits at most one indexing step; a page whose
+content stream is over 1 MiB is extracted in a child process that is stopped while a question holds the
+CPU (ingest/page_text.py), so the 10 MB page does not make a question wait either. The child's own peak
+memory is reported apart (RUSAGE_CHILDREN).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ MANY_PAGES_PEAK_MB = 600
 BIG_PAGE_PEAK_MB = 1200
 
 SCRIPT = """
-import json, sys, threading, time
+import json, resource, sys, threading, time
 from pathlib import Path
 from ingest.cpu_gate import CpuGate
 from ingest.sync import SyncOptions, sync_folder
@@ -69,6 +71,7 @@ asker.join()
 print(json.dumps({
     "indexed": report.indexed, "failed": [f.reason for f in report.failed], "pages": report.pages,
     "chunks": report.chunks, "seconds": seconds, "baseline_mb": baseline, "peak_mb": mb("VmHWM"),
+    "child_peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
     "questions": len(waits), "max_wait_s": max(waits, default=0.0), "hit": [hit.chunk.file, hit.chunk.page],
     "problems": store.check(),
 }))
@@ -152,5 +155,6 @@ def test_a_10_mb_single_page_pdf(tmp_path: Path) -> None:
     assert figures["hit"] == ["wall-of-text.pdf", 1] and figures["problems"] == []
     assert figures["chunks"] > 1000
     assert figures["peak_mb"] - figures["baseline_mb"] < BIG_PAGE_PEAK_MB
-    # The page is one indexing step: a question waits while pypdf extracts it (reported, not hidden).
-    assert figures["questions"] > 0
+    assert figures["child_peak_mb"] < BIG_PAGE_PEAK_MB
+    # The page is extracted in a child that is paused for questions: no question waits for it.
+    assert figures["questions"] > 3 and figures["max_wait_s"] < 2.0
