@@ -826,10 +826,17 @@ def main(argv: list[str] | None = None) -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="fewer and shorter runs (a smoke test)")
+    parser.add_argument("--pairs", type=int, help="end-to-end docbot/tutorial pairs (default 3)")
+    parser.add_argument("--direct-runs", type=int, help="runs per side of each backend/quant (default 2)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    path = run(QUICK if args.quick else Plan())
+    plan = QUICK if args.quick else Plan()
+    if args.pairs:
+        plan = replace(plan, e2e_pairs=args.pairs)
+    if args.direct_runs:
+        plan = replace(plan, direct_runs=args.direct_runs)
+    path = run(plan)
     print(json.dumps({"results": str(path)}))
 
 
