@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from bench.common import (
     BENCH_OUT,
+    CORPUS,
+    CORPUS_INDEX_DIR,
     Goal,
     Section,
     clean_environment,
@@ -60,13 +62,15 @@ def answered(fake: FakeSlack, ts: str) -> bool:
     return any(m.get("bot_id") and "Sources" in str(m.get("text", "")) for m in fake.messages(CHANNEL, ts))
 
 
-def one_run(questions: list[str], log: Path) -> dict[str, Any]:
+def one_run(
+    questions: list[str], log: Path, index_dir: Path = CORPUS_INDEX_DIR, data_dir: Path = CORPUS
+) -> dict[str, Any]:
     """Start the bot, let it check the index, ask every question, return its /proc figures."""
     from tests.bot.slack.bot_process import BotProcess
     from tests.fake_slack import FakeSlack
 
     with FakeSlack() as fake:
-        env = docbot_env() | {
+        env = docbot_env(index_dir, data_dir) | {
             "SLACK_BOT_TOKEN": fake.bot_token,
             "SLACK_APP_TOKEN": fake.app_token,
             "SLACK_API_URL": fake.api_url,
