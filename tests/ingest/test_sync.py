@@ -197,3 +197,15 @@ def test_embedding_takes_one_cpu_turn_per_batch_and_page(
     gate = CpuGate()
     report = sync(data, store, embeddings, batch_size=2, chunk_size=120, chunk_overlap=0, cpu_gate=gate)
     assert gate.stats().steps == -(-report.chunks // 2) + 6 > 7  # embedding batches + pages read
+
+
+def test_embedding_batches_by_length_keep_each_chunk_its_own_vector(embeddings: Embeddings) -> None:
+    import numpy as np
+
+    from ingest.sync import _embed
+
+    texts = [ADIDAS * 4, "short", SAFETY, BIKES * 2, "x", SAFETY + " " + BIKES]
+    together = _embed(texts, embeddings, SyncOptions(batch_size=2))
+    alone = np.vstack([np.asarray(embeddings.embed_documents([text])) for text in texts])
+    assert together.shape == (len(texts), 384)
+    assert ((together * alone).sum(axis=1) > 0.999).all()
