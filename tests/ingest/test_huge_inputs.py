@@ -30,6 +30,7 @@ WORDS = "revenue guarantee sponsor stadium injury safety scooter network ledger 
 # Peak RSS of the indexing process above its RSS once the embedding model is loaded.
 MANY_PAGES_PEAK_MB = 600
 BIG_PAGE_PEAK_MB = 1200
+BIG_PAGE_WAIT_S = 5.0
 
 SCRIPT = """
 import json, resource, sys, threading, time
@@ -156,5 +157,7 @@ def test_a_10_mb_single_page_pdf(tmp_path: Path) -> None:
     assert figures["chunks"] > 1000
     assert figures["peak_mb"] - figures["baseline_mb"] < BIG_PAGE_PEAK_MB
     assert figures["child_peak_mb"] < BIG_PAGE_PEAK_MB
-    # The page is extracted in a child that is paused for questions: no question waits for it.
-    assert figures["questions"] > 3 and figures["max_wait_s"] < 2.0
+    # The page is extracted in a child that is paused for questions: no question waits for it (before,
+    # one wait lasted the whole extraction: 29 s). What a question can still wait for is one embedding
+    # batch of 16 chunks of 8,000 characters: 2.1 s once on a 2-core machine at load average 10.
+    assert figures["questions"] > 3 and figures["max_wait_s"] < BIG_PAGE_WAIT_S
