@@ -70,9 +70,9 @@ def _load(name: str, batch_size: int, runtime: EmbeddingRuntime, cache_dir: Path
         logger.info("embedding runtime=torch reason=%r", "a custom embedding_model runs on torch")
         return _load_torch(name, batch_size)
     if runtime == "openvino":
-        return _load_openvino(batch_size, cache_dir)
+        return _load_openvino(batch_size, cache_dir, retry_failed=True)
     try:
-        model = _load_openvino(batch_size, cache_dir)
+        model = _load_openvino(batch_size, cache_dir, retry_failed=False)
     except Exception as exc:  # auto: any trouble with openvino (absent, export failed) falls back to torch
         reason = f"openvino unavailable: {type(exc).__name__}: {exc}"
         logger.warning("embedding runtime=torch reason=%r", reason)
@@ -81,11 +81,12 @@ def _load(name: str, batch_size: int, runtime: EmbeddingRuntime, cache_dir: Path
     return model
 
 
-def _load_openvino(batch_size: int, cache_dir: Path | None) -> Embeddings:
+def _load_openvino(batch_size: int, cache_dir: Path | None, *, retry_failed: bool) -> Embeddings:
     from models.openvino_embeddings import load_openvino
     from models.openvino_export import default_cache_dir
 
-    return load_openvino(Path(packaged_model_path()), cache_dir or default_cache_dir(), batch_size)
+    cache = cache_dir or default_cache_dir()
+    return load_openvino(Path(packaged_model_path()), cache, batch_size, retry_failed=retry_failed)
 
 
 def _load_torch(name: str, batch_size: int) -> Embeddings:

@@ -57,10 +57,12 @@ class OpenVinoEmbeddings(Embeddings):
         return np.asarray(result[0], dtype=np.float32)
 
 
-def load_openvino(model_dir: Path, cache_dir: Path, batch_size: int) -> OpenVinoEmbeddings:
+def load_openvino(
+    model_dir: Path, cache_dir: Path, batch_size: int, *, retry_failed: bool = True
+) -> OpenVinoEmbeddings:
     """Open the int8 model for model_dir, exporting it into cache_dir the first time."""
     started = time.perf_counter()
-    model_xml = cached_model(model_dir, cache_dir)
+    model_xml = cached_model(model_dir, cache_dir, retry_failed=retry_failed)
     embeddings = OpenVinoEmbeddings(model_xml, model_dir, batch_size)
     logger.info("openvino embeddings ready seconds=%.2f model=%s", time.perf_counter() - started, model_xml)
     return embeddings

@@ -71,20 +71,33 @@ def _version(package: str) -> str:
         return "absent"
 
 
-def cached_model(model_dir: Path, cache_dir: Path) -> Path:
-    """The int8 model.xml for these weights, exporting it first when this machine has none yet."""
+def cached_model(model_dir: Path, cache_dir: Path, *, retry_failed: bool = True) -> Path:
+    """The int8 model.xml for these weights, exporting it first when this machine has none yet.
+
+    A failed export leaves a `<target>.failed` note; with retry_failed=False (the `auto` runtime) that note
+    is raised at once instead of spending another minute failing again. Delete it to retry.
+    """
     target = cache_dir / f"minilm-int8-{cache_key(model_dir)}"
     if (target / MODEL_XML).is_file() and (target / INFO_JSON).is_file():
         return target / MODEL_XML
+    failed_note = target.with_name(target.name + ".failed")
+    if not retry_failed and failed_note.is_file():
+        raise ExportError(f"an earlier export failed ({failed_note.read_text().strip()}); see {failed_note}")
     cache_dir.mkdir(parents=True, exist_ok=True)
+    _remove_stale_workdirs(cache_dir)
     started = time.perf_counter()
     # Written beside the target and renamed into place: a killed export leaves only a temp dir behind.
     workdir = Path(tempfile.mkdtemp(prefix=".export-", dir=cache_dir))
     logger.info("openvino int8 export starting (once per machine, about a minute) path=%s", target)
     try:
-        # nncf draws progress bars on stdout; stdout may be `docbot ingest --json`'s output.
-        with contextlib.redirect_stdout(sys.stderr):
-            export_int8(model_dir, workdir)
+        try:
+            # nncf draws progress bars on stdout; stdout may be `docbot ingest --json`'s output.
+            with contextlib.redirect_stdout(sys.stderr):
+                export_int8(model_dir, workdir)
+        except Exception as exc:
+            failed_note.write_text(f"{type(exc).__name__}: {exc}\n")
+            raise
+        failed_note.unlink(missing_ok=True)
         seconds = time.perf_counter() - started
         info = {"recipe": RECIPE, "source": str(model_dir), "seconds": round(seconds, 1)}
         info |= {package: _version(package) for package in ("openvino", "nncf", "torch", "transformers")}
@@ -99,6 +112,16 @@ def cached_model(model_dir: Path, cache_dir: Path) -> Path:
         shutil.rmtree(workdir, ignore_errors=True)
     logger.info("openvino int8 export done once for this machine seconds=%.1f path=%s", seconds, target)
     return target / MODEL_XML
+
+
+def _remove_stale_workdirs(cache_dir: Path, older_than_s: float = 3600.0) -> None:
+    """Temp dirs of exports that were killed (an export takes about a minute, never an hour)."""
+    for stale in cache_dir.glob(".export-*"):
+        try:
+            if time.time() - stale.stat().st_mtime > older_than_s:
+                shutil.rmtree(stale, ignore_errors=True)
+        except OSError:
+            continue
 
 
 def calibration_texts() -> list[str]:

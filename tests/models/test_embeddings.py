@@ -100,7 +100,27 @@ def test_failed_export_leaves_nothing(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.setattr(openvino_export, "export_int8", broken_export)
     with pytest.raises(RuntimeError, match="conversion failed"):
         openvino_export.cached_model(Path(packaged_model_path()), tmp_path)
-    assert list(tmp_path.iterdir()) == []
+    assert [p.suffix for p in tmp_path.iterdir()] == [".failed"]  # no model, no temp dir: only the note
+
+
+def test_failed_export_is_noted_so_auto_does_not_retry_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[Path] = []
+
+    def broken_export(model_dir: Path, out_dir: Path) -> None:
+        calls.append(out_dir)
+        raise RuntimeError("no CPU plugin")
+
+    monkeypatch.setattr(openvino_export, "export_int8", broken_export)
+    model_dir = Path(packaged_model_path())
+    with pytest.raises(RuntimeError):
+        openvino_export.cached_model(model_dir, tmp_path)
+    with pytest.raises(openvino_export.ExportError, match="no CPU plugin"):
+        openvino_export.cached_model(model_dir, tmp_path, retry_failed=False)
+    assert len(calls) == 1
+    auto = _load.__wrapped__("", 16, "auto", tmp_path)  # type: ignore[attr-defined]
+    assert runtime_of(auto) == "torch" and len(calls) == 1
 
 
 def test_cache_key_follows_the_weights(tmp_path: Path) -> None:
