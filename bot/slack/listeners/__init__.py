@@ -1,4 +1,4 @@
-"""Slack listeners, one module per event kind; each is thin: ack, parse, filter, enqueue, react."""
+"""Slack listeners, one module per event kind; each is thin: parse, filter, enqueue, then Bolt acks."""
 
 from __future__ import annotations
 
