@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -108,3 +109,32 @@ def test_end_to_end_pairs_on_the_fake_slack(
     assert docbot["config"]["backend"] == "llama-cpp" and docbot["config"]["max_new_tokens"] == 12
     assert tutorial["model_load_seconds"]["runs"] == 2  # reloaded for every question
     assert all(n > 0 for n in docbot["prompt_tokens"] + tutorial["prompt_tokens"])
+
+
+def test_results_are_written_after_the_pairs_and_after_each_backend(
+    models: dict[str, Path], tmp_path: Path
+) -> None:
+    import json
+
+    from bench import llm_latency
+    from bench.big_gguf import BigModel
+    from bench.common import summarize
+
+    side = {k: summarize([1.0, 2.0, 3.0]) for k in ("first_feedback_seconds", "first_token_seconds")}
+    e2e = {
+        "docbot": side | {"total_seconds": summarize([30.0]), "prompt_tokens": [600]},
+        "tutorial": side | {"total_seconds": summarize([100.0]), "prompt_tokens": [390]},
+        "total_ratio": summarize([0.3]),
+    }
+    plan = replace(PLAN, combos=(("llama-cpp", "q8_0"), ("ctransformers", "q8_0")))
+    built = {"q8_0": BigModel(models["q8_0"], "q8_0", SMALL)}
+    combo = measure_combo(models["q8_0"], "llama-cpp", "q8_0", CONTEXT, replace(plan, direct_runs=1))
+    path = llm_latency._write(plan, built, [combo.summary()], e2e, 0.0, (1.0, 1.0, 1.0), tmp_path)
+    record = json.loads(path.read_text())
+    assert record["part"] == "llm_latency" and record["complete"] is False
+    overhead, ratio = record["goals"]
+    assert ratio["met"] is True and ratio["measured"].startswith("0.30x")
+    assert overhead["met"] is not None and "llama-cpp Q8_0" in overhead["measured"]
+    assert "Not measured in this run: ctransformers Q8_0." in record["sections"][0]["notes"]
+    empty = llm_latency._write(plan, built, [], e2e, 0.0, (1.0, 1.0, 1.0), tmp_path)
+    assert json.loads(empty.read_text())["goals"][0]["met"] is None
