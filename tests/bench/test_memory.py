@@ -28,3 +28,6 @@ def test_one_run_answers_every_question_and_reads_the_peak(tmp_path: Path) -> No
     after, idle = run["after"], run["idle"]
     assert after["VmHWM"] >= max(after["VmRSS"], idle["VmRSS"], run["peak_sampled_rss_mib"]) > 100
     assert run["answered_seconds"] < 120
+    # a second run on the same index: the queue of the first must not swallow the questions as duplicates
+    again = one_run(questions, tmp_path / "bot2.log", tmp_path / "index", tmp_path / "data")
+    assert again["answered_seconds"] < 120
