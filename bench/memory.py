@@ -141,7 +141,7 @@ def section_of(figures: dict[str, Any], questions: int) -> Section:
         ["RSS once connected and the start-up index check done", fmt_summary(figures["idle_rss_mib"], "MiB")],
         ["RSS after answering", fmt_summary(figures["final_rss_mib"], "MiB")],
         [
-            "  of which anonymous (heap: torch, model weights, FAISS)",
+            "  of which anonymous (heap: torch, embedding model, FAISS)",
             fmt_summary(figures["final_anon_mib"], "MiB"),
         ],
         ["  of which file-backed (libraries, mapped files)", fmt_summary(figures["final_file_mib"], "MiB")],
