@@ -235,8 +235,9 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="one subset pair, no full-corpus pair")
-    parser.add_argument("--pairs", type=int, default=3, help="pairs on the subset (default 3)")
+    parser.add_argument("--pairs", type=int, default=3, help="pairs on the subset (default 3; 0: none)")
     parser.add_argument("--subset", default=SUBSET, help="the representative file for the subset pairs")
+    parser.add_argument("--skip-full", action="store_true", help="no full-corpus pair (nor its re-runs)")
     args = parser.parse_args()
     clean_environment()
     if not corpus_available():
@@ -246,14 +247,14 @@ def main() -> None:
     started = time.perf_counter()
     pdfs = corpus_pdfs()
     subset = [p for p in pdfs if p.name == args.subset]
-    n_pairs = 1 if args.quick else max(1, args.pairs)
+    n_pairs = 1 if args.quick else max(0, args.pairs)
     data: dict[str, Any] = {"export": export_cost()}
     with tempfile.TemporaryDirectory(prefix="docbot-bench-ingest-") as tmp:
         scratch = Path(tmp)
         data["subset_pairs"] = [
             run_pair(subset, scratch / f"subset-{i}", docbot_first=bool(i % 2)) for i in range(n_pairs)
         ]
-        if not args.quick:
+        if not (args.quick or args.skip_full):
             full = run_pair(pdfs, scratch / "full", docbot_first=False)
             data["full_pair"] = full
             full_data, full_index = scratch / "full" / "data", scratch / "full" / "index"
@@ -310,7 +311,7 @@ def _summaries(data: dict[str, Any]) -> tuple[list[Goal], list[Section], dict[st
 
 
 def _throughput_section(data: dict[str, Any], notes: list[str]) -> Section:
-    groups = [("subset", data["subset_pairs"])]
+    groups = [("subset", data["subset_pairs"])] if data["subset_pairs"] else []
     if "full_pair" in data:
         groups.append(("full corpus", [data["full_pair"]]))
     rows = []
