@@ -429,6 +429,9 @@ class DocbotSide:
         from bot.engine import open_engine
 
         self.fake = fake
+        # The answer time limit (600 s) is a safety valve, not speed: on a busy machine it would cut the
+        # answer short and flatter docbot, so here every answer runs to its 256 tokens.
+        overrides.setdefault("generation_timeout_seconds", 3600.0)
         self.settings = docbot_settings(
             model,
             "auto",
@@ -468,6 +471,7 @@ class DocbotSide:
             "batch_size": s.batch_size,
             "context_length": s.context_length,
             "streaming": f"updates every {s.stream_update_seconds} s",
+            "generation_timeout_seconds": s.generation_timeout_seconds,
             "model_load": "once at startup (not in the per-question time)",
             "startup_seconds": round(self.load_s, 2),
         }
