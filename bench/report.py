@@ -70,6 +70,8 @@ def render_markdown(results: dict[str, dict[str, Any] | None], run: dict[str, An
     for stem, heading in _headings(results):
         lines += ["", f"## {heading}", ""]
         lines += _part_lines(stem, results.get(stem), run)
+        while lines and not lines[-1]:
+            lines.pop()
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -215,20 +217,32 @@ def render_chart(panels: list[tuple[str, dict[str, Any]]], path: Path) -> bool:
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False)
     for ax, (title, panel) in zip(axes[0], panels, strict=True):
         names = list(panel["series"])
-        width = 0.8 / len(names)
+        width = min(0.8 / len(names), 0.35)
         groups = panel["groups"]
+        top = 0.0
         for i, name in enumerate(names):
             bars = [_bar(v) for v in panel["series"][name]]
             xs = [g + (i - (len(names) - 1) / 2) * width for g in range(len(bars))]
             heights = [b[0] for b in bars]
             errors = [[b[1] for b in bars], [b[2] for b in bars]]
-            ax.bar(xs, heights, width, label=name, color=SERIES_COLOURS.get(name), yerr=errors, capsize=3)
-            for x, height in zip(xs, heights, strict=True):
-                ax.annotate(f"{height:.3g}", (x, height), ha="center", va="bottom", fontsize=7)
+            spread = any(b[1] or b[2] for b in bars)
+            ax.bar(
+                xs,
+                heights,
+                width,
+                label=name,
+                color=SERIES_COLOURS.get(name),
+                yerr=errors if spread else None,
+                capsize=3,
+            )
+            for x, (height, _, up) in zip(xs, bars, strict=True):
+                ax.annotate(f"{height:.3g}", (x, height + up), ha="center", va="bottom", fontsize=7)
+                top = max(top, height + up)
+        ax.set_ylim(0, top * 1.25 or 1)
         ax.set_xticks(range(len(groups)), groups, fontsize=8)
         ax.set_title(title, fontsize=10)
         ax.set_ylabel(panel["unit"], fontsize=8)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="upper left", ncol=len(names), frameon=False)
         ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
