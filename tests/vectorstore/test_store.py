@@ -60,6 +60,15 @@ def test_replacing_a_file_drops_its_old_chunks_everywhere(store: IndexStore) -> 
     assert store.check() == []
 
 
+def test_searches_run_faiss_on_one_thread(store: IndexStore) -> None:
+    import faiss
+
+    faiss.omp_set_num_threads(2)
+    add(store, "a.pdf", "alpha text")
+    assert store.dense_search(unit(0), 1)
+    assert faiss.omp_get_max_threads() == 1
+
+
 def test_remove_file(store: IndexStore) -> None:
     add(store, "a.pdf", "alpha")
     add(store, "b.pdf", "beta", first=1, sha="s2")
