@@ -270,9 +270,6 @@ class IndexStore:
         return self.index_dir / f"vectors-{generation}.faiss"
 
     def _load_faiss(self, generation: int) -> None:
-        import faiss
-
-        _single_threaded_search(faiss)
         started = time.perf_counter()
         index = self._read_saved_faiss(generation)
         source = "file"
@@ -529,6 +526,7 @@ class IndexStore:
             if self._faiss.ntotal == 0:
                 return []
             query = np.asarray(vector, dtype=np.float32).reshape(1, self.dim)
+            _single_threaded_search()
             scores, ids = self._faiss.search(query, min(n, self._faiss.ntotal))
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
@@ -656,8 +654,10 @@ def _stored(row: Any) -> StoredChunk:
     )
 
 
-def _single_threaded_search(faiss_module: Any) -> None:
+def _single_threaded_search() -> None:
     """Run FAISS on one OpenMP thread: questions arrive one at a time."""
+    import faiss
+
     # A flat scan of ~10k vectors for one query takes 0.3 ms on one thread; OpenMP's thread team turns it
     # into 16 ms, and much worse when another process keeps the cores busy (measured on 2 cores).
-    faiss_module.omp_set_num_threads(1)
+    faiss.omp_set_num_threads(1)
