@@ -96,6 +96,7 @@ def measure(runs: int) -> dict[str, Any]:
     """Open the engine on the corpus index and time the questions `runs` times."""
     from bot.engine import open_engine
     from config import load_settings
+    from models.embeddings import runtime_of
 
     settings = load_settings(**docbot_settings_overrides(), k=K)
     engine = open_engine(settings, load_llm=False)
@@ -116,7 +117,13 @@ def measure(runs: int) -> dict[str, Any]:
         "questions": len(questions),
         "k": K,
         "hits_returned": hits,
-        "index": {"files": status.files, "pages": status.pages, "chunks": status.chunks},
+        "index": {
+            "files": status.files,
+            "pages": status.pages,
+            "chunks": status.chunks,
+            "runtimes": engine.store.runtimes(),
+            "query_runtime": runtime_of(engine.embeddings),
+        },
         "per_run": per_run,
     }
 
@@ -166,8 +173,9 @@ def section_of(raw: dict[str, Any], figures: dict[str, Any]) -> Section:
     notes = [
         f"{raw['questions']} questions (tests/eval/*.jsonl) per run, k={raw['k']}, through the QA chain's "
         f"retriever.invoke: query embedding, FAISS top-60, FTS5 BM25 top-60, fusion, best chunk per page.",
-        f"Index: {index['files']} files, {index['pages']} pages, {index['chunks']} chunks "
-        "(docbot's defaults). Median over runs (min–max); p50/p95 are computed within each run.",
+        f"Index: {index['files']} files, {index['pages']} pages, {index['chunks']} chunks, docbot's defaults "
+        f"(embedding runtime: {', '.join(index['runtimes']) or 'unrecorded'}; queries embedded by "
+        f"{index['query_runtime']}). Median over runs (min–max); p50/p95 are computed within each run.",
     ]
     return Section(heading="k=4 hybrid query", header=["figure", "median (min–max)"], rows=rows, notes=notes)
 

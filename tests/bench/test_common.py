@@ -62,3 +62,9 @@ def test_machine_names_the_cpu_and_packages() -> None:
     info = machine()
     assert info["cores"] >= 1
     assert "pypdf" in info["packages"]
+
+
+def test_index_runtimes_of_a_missing_index_is_empty(tmp_path: Path) -> None:
+    from bench.common import index_runtimes
+
+    assert index_runtimes(tmp_path / "nothing") == []
