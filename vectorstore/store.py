@@ -526,8 +526,8 @@ class IndexStore:
             if self._faiss.ntotal == 0:
                 return []
             query = np.asarray(vector, dtype=np.float32).reshape(1, self.dim)
-            _single_threaded_search()
-            scores, ids = self._faiss.search(query, min(n, self._faiss.ntotal))
+            with _one_openmp_thread():
+                scores, ids = self._faiss.search(query, min(n, self._faiss.ntotal))
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
     def keyword_search(
@@ -654,10 +654,17 @@ def _stored(row: Any) -> StoredChunk:
     )
 
 
-def _single_threaded_search() -> None:
-    """Run FAISS on one OpenMP thread: questions arrive one at a time."""
+@contextlib.contextmanager
+def _one_openmp_thread() -> Iterator[None]:
+    """Run FAISS on one OpenMP thread for one query, then restore the thread's setting."""
     import faiss
 
     # A flat scan of ~10k vectors for one query takes 0.3 ms on one thread; OpenMP's thread team turns it
-    # into 16 ms, and much worse when another process keeps the cores busy (measured on 2 cores).
+    # into 16 ms, and much worse when another process keeps the cores busy (measured on 2 cores). torch
+    # shares the OpenMP runtime, so the setting is put back for the embedding code on the same thread.
+    previous = faiss.omp_get_max_threads()
     faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(previous)

@@ -60,13 +60,24 @@ def test_replacing_a_file_drops_its_old_chunks_everywhere(store: IndexStore) -> 
     assert store.check() == []
 
 
-def test_searches_run_faiss_on_one_thread(store: IndexStore) -> None:
+def test_a_search_runs_faiss_on_one_thread_and_restores_the_setting(
+    store: IndexStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import faiss
+
+    seen: list[int] = []
+    search = faiss.IndexIDMap2.search
+
+    def spy(index: object, *args: object, **kwargs: object) -> object:
+        seen.append(faiss.omp_get_max_threads())
+        return search(index, *args, **kwargs)
 
     faiss.omp_set_num_threads(2)
     add(store, "a.pdf", "alpha text")
+    monkeypatch.setattr(faiss.IndexIDMap2, "search", spy)
     assert store.dense_search(unit(0), 1)
-    assert faiss.omp_get_max_threads() == 1
+    assert seen == [1]
+    assert faiss.omp_get_max_threads() == 2
 
 
 def test_remove_file(store: IndexStore) -> None:
