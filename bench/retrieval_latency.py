@@ -103,6 +103,7 @@ def measure(runs: int) -> dict[str, Any]:
     try:
         questions = load_eval_questions()
         status = engine.status()
+        runtimes = engine.store.runtimes()
         retriever = engine.retriever
         for question in questions[:WARM_UP]:
             retriever.invoke(question)
@@ -121,7 +122,7 @@ def measure(runs: int) -> dict[str, Any]:
             "files": status.files,
             "pages": status.pages,
             "chunks": status.chunks,
-            "runtimes": engine.store.runtimes(),
+            "runtimes": runtimes,
             "query_runtime": runtime_of(engine.embeddings),
         },
         "per_run": per_run,
