@@ -16,6 +16,7 @@ import argparse
 import json
 import logging
 import os
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -237,17 +238,33 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("pdfs", type=Path, nargs="+")
-    parser.add_argument("--save", type=Path, default=None, help="write the index to this folder")
+    parser.add_argument(
+        "--save",
+        type=Path,
+        default=None,
+        help="write the index to this folder (default for the whole corpus: bench-out/tutorial-index)",
+    )
     parser.add_argument("--ask", default=None, help="print the pages the tutorial retrieves for a question")
     parser.add_argument("--k", type=int, default=TUTORIAL_K)
     args = parser.parse_args()
     logging.getLogger("pypdf").setLevel(logging.ERROR)
     index = build_tutorial_index(args.pdfs)
-    if args.save:
-        index.save(args.save)
-    print(json.dumps(index.timings.to_dict()))
+    print(json.dumps(index.timings.to_dict()), flush=True)
+    save_to = args.save or _corpus_cache(args.pdfs)
+    if save_to:
+        # After the timings: a build of the whole corpus (the ingestion part's) is kept for the quality part.
+        index.save(save_to)
+        print(f"tutorial: index saved to {save_to}", file=sys.stderr)
     if args.ask:
         print(json.dumps(index.search(args.ask, args.k)))
+
+
+def _corpus_cache(pdfs: list[Path]) -> Path | None:
+    from bench.common import TUTORIAL_INDEX_DIR, corpus_available, corpus_pdfs
+
+    if corpus_available() and {p.resolve() for p in pdfs} == {p.resolve() for p in corpus_pdfs()}:
+        return TUTORIAL_INDEX_DIR
+    return None
 
 
 if __name__ == "__main__":
