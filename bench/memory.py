@@ -82,6 +82,7 @@ def one_run(
     from tests.fake_slack import FakeSlack
 
     forget_questions(index_dir)
+    log.unlink(missing_ok=True)  # BotProcess appends
     with FakeSlack() as fake:
         env = docbot_env(index_dir, data_dir) | {
             "SLACK_BOT_TOKEN": fake.bot_token,
@@ -141,7 +142,7 @@ def section_of(figures: dict[str, Any], questions: int) -> Section:
         ["RSS once connected and the start-up index check done", fmt_summary(figures["idle_rss_mib"], "MiB")],
         ["RSS after answering", fmt_summary(figures["final_rss_mib"], "MiB")],
         [
-            "  of which anonymous (heap: torch, embedding model, FAISS)",
+            "  of which anonymous (heap: Python, embedding runtime and model, FAISS)",
             fmt_summary(figures["final_anon_mib"], "MiB"),
         ],
         ["  of which file-backed (libraries, mapped files)", fmt_summary(figures["final_file_mib"], "MiB")],
