@@ -20,6 +20,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 QUESTIONS = [
     "What was total revenue for the year?",
@@ -47,7 +48,7 @@ def main() -> None:
     try:
         (root / "data").mkdir()
         shutil.copyfile(args.pdf, root / "data" / args.pdf.name)
-        overrides: dict[str, object] = {"data_dir": root / "data", "index_dir": root / "index"}
+        overrides: dict[str, Any] = {"data_dir": root / "data", "index_dir": root / "index"}
         if args.batch_size:
             overrides["embedding_batch_size"] = args.batch_size
         settings = load_settings(env_file=None, model_path=root / "none.gguf", settle_seconds=0, **overrides)
