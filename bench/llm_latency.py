@@ -643,8 +643,13 @@ class E2ESetup:
     docbot_overrides: dict[str, Any] = field(default_factory=dict)
 
 
-def measure_end_to_end(setup: E2ESetup, plan: Plan) -> dict[str, Any]:
-    """Docbot/tutorial pairs, one question each, on two fake Slacks; who goes first alternates."""
+def measure_end_to_end(
+    setup: E2ESetup, plan: Plan, on_pair: Callable[[dict[str, Any]], object] | None = None
+) -> dict[str, Any]:
+    """Docbot/tutorial pairs, one question each, on two fake Slacks; who goes first alternates.
+
+    `on_pair` gets the summary so far after each pair (so a long run can write what it has).
+    """
     clean_environment()
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):  # slack_sdk ignores NO_PROXY
         os.environ.pop(name, None)
@@ -670,12 +675,24 @@ def measure_end_to_end(setup: E2ESetup, plan: Plan) -> dict[str, Any]:
                         tutorial_runs.append(tutorial.ask(question, timeout))
                     latest = docbot_runs[-1] if side == "docbot" else tutorial_runs[-1]
                     logger.info("e2e pair=%d side=%s %s", pair, side, asdict(latest))
+                if on_pair is not None:
+                    on_pair(_pairs_summary(setup, docbot, tutorial, docbot_runs, tutorial_runs))
         finally:
             docbot.stop()
             tutorial.stop()
+    return _pairs_summary(setup, docbot, tutorial, docbot_runs, tutorial_runs)
+
+
+def _pairs_summary(
+    setup: E2ESetup,
+    docbot: DocbotSide,
+    tutorial: TutorialSide,
+    docbot_runs: list[E2ERun],
+    tutorial_runs: list[E2ERun],
+) -> dict[str, Any]:
     ratios = [d.total_s / t.total_s for d, t in zip(docbot_runs, tutorial_runs, strict=True)]
     return {
-        "questions": [setup.questions[i % len(setup.questions)] for i in range(plan.e2e_pairs)],
+        "questions": [setup.questions[i % len(setup.questions)] for i in range(len(ratios))],
         "docbot": _e2e_summary(docbot_runs) | {"config": docbot.config()},
         "tutorial": _e2e_summary(tutorial_runs)
         | {"config": tutorial.config(), "model_load_seconds": summarize(tutorial.load_seconds, 2)},
@@ -718,7 +735,11 @@ def run(plan: Plan) -> Path:
     models = big_models({q for _, q in plan.combos} | {"q4_0", "q8_0"})
     setup = E2ESetup(models["q4_0"].path, models["q8_0"].path, docbot_index(), tutorial_index())
     overrides = {} if plan.e2e_new_tokens == 256 else {"max_new_tokens": plan.e2e_new_tokens}
-    e2e = measure_end_to_end(replace(setup, docbot_overrides=overrides), plan)
+    e2e = measure_end_to_end(
+        replace(setup, docbot_overrides=overrides),
+        plan,
+        on_pair=lambda partial: _write(plan, models, [], partial, started, load_before),
+    )
     path = _write(plan, models, [], e2e, started, load_before)
     context = overhead_context(plan.direct_prompt_chars)
     combos: list[dict[str, Any]] = []
