@@ -36,6 +36,13 @@ TUTORIAL_INDEX_DIR = BENCH_OUT / "tutorial-index"
 EVAL_DIR = REPO / "tests" / "eval"
 EVAL_SETS = ("questions.jsonl", "holdout.jsonl")
 
+
+def scratch_dir() -> Path:
+    """bench-out/, created if missing: the working directory of the processes a part starts."""
+    BENCH_OUT.mkdir(exist_ok=True)
+    return BENCH_OUT
+
+
 PACKAGES = (
     "torch",
     "sentence-transformers",
@@ -324,7 +331,7 @@ def _ingest(index_dir: Path, timeout: float) -> dict[str, Any] | None:
     result = subprocess.run(
         [sys.executable, "-m", "bot", "ingest", "--json"],
         env=docbot_env(index_dir),
-        cwd=BENCH_OUT,  # not the repo, so a developer's .env does not change the benchmark
+        cwd=scratch_dir(),  # not the repo, so a developer's .env does not change the benchmark
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -37,6 +37,7 @@ from bench.common import (
     docbot_env,
     eval_questions_paths,
     fmt_summary,
+    scratch_dir,
     summarize,
     write_results,
 )
@@ -74,7 +75,7 @@ def run_docbot(data_dir: Path, index_dir: Path, runtime: str = "auto") -> dict[s
     started = time.perf_counter()
     result = subprocess.run(
         [sys.executable, "-m", "bot", "-v", "ingest", "--json"],
-        cwd=BENCH_OUT,  # not the repo: a developer's .env must not change the figures
+        cwd=scratch_dir(),  # not the repo: a developer's .env must not change the figures
         env=docbot_env(index_dir, data_dir) | {"DOCBOT_EMBEDDING_RUNTIME": runtime},
         capture_output=True,
         text=True,
@@ -199,7 +200,7 @@ def eval_runtime(runtime: str, build: bool) -> dict[str, Any] | None:
     for path in eval_questions_paths():
         result = subprocess.run(
             [sys.executable, "-m", "bot", "eval", str(path), "--k", "2,4,8", "--json"],
-            cwd=BENCH_OUT,
+            cwd=scratch_dir(),
             env=docbot_env(index_dir) | {"DOCBOT_EMBEDDING_RUNTIME": runtime},
             capture_output=True,
             text=True,

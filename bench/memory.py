@@ -29,6 +29,7 @@ from bench.common import (
     docbot_env,
     ensure_corpus_index,
     fmt_summary,
+    scratch_dir,
     summarize,
     write_results,
 )
@@ -93,7 +94,7 @@ def one_run(
             "DOCBOT_QUEUE_MAX": str(len(questions) + 10),
         }
         started = time.monotonic()
-        bot = BotProcess(fake, env, log, cwd=BENCH_OUT)
+        bot = BotProcess(fake, env, log, cwd=scratch_dir())
         try:
             bot.wait_connected(0, timeout=START_TIMEOUT)
             bot.wait_runs(lambda s: s.pid == bot.proc.pid and s.runs >= 1, timeout=START_TIMEOUT)
