@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import shutil
+import statistics
 import sys
 import threading
 import time
@@ -702,7 +703,7 @@ def _pairs_summary(
 
 def _e2e_summary(runs: list[E2ERun]) -> dict[str, Any]:
     return {
-        "first_feedback_seconds": summarize([r.first_feedback_s for r in runs], 2),
+        "first_feedback_seconds": summarize([r.first_feedback_s for r in runs], 3),
         "first_token_seconds": summarize([r.first_token_s for r in runs], 2),
         "total_seconds": summarize([r.total_s for r in runs], 2),
         "prompt_tokens": [r.prompt_tokens for r in runs],
@@ -810,8 +811,20 @@ def _goals(combos: list[dict[str, Any]], e2e: dict[str, Any]) -> list[Goal]:
             f"at most {E2E_GOAL}x",
             f"{ratio['median']:.2f}x ({ratio['min']:.2f}–{ratio['max']:.2f}), {ratio['runs']} pairs",
             ratio["median"] <= E2E_GOAL,
+            "" if ratio["median"] <= E2E_GOAL else _why_slower(e2e),
         ),
     ]
+
+
+def _why_slower(e2e: dict[str, Any]) -> str:
+    d, t = e2e["docbot"], e2e["tutorial"]
+    docbot_tokens = statistics.median(d["prompt_tokens"])
+    tutorial_tokens = statistics.median(t["prompt_tokens"])
+    return (
+        f"docbot's prompt is {docbot_tokens:.0f} tokens (k=4 within its 1,200-token budget) against the "
+        f"tutorial's {tutorial_tokens:.0f} (k=2); both generate 256 tokens, so the answer time rests on "
+        "llama-cpp Q4_0 against ctransformers Q8_0 tokens/s, which differ less than 2.5x on this machine"
+    )
 
 
 def _sections(combos: list[dict[str, Any]], e2e: dict[str, Any], plan: Plan) -> list[Section]:
