@@ -34,7 +34,7 @@ class Part:
 
 
 PARTS = (
-    Part("ingestion", "bench.ingestion", "ingestion", 15 * 60, False),
+    Part("ingestion", "bench.ingestion", "ingestion", 20 * 60, False),
     Part("latency", "bench.llm_latency", "llm_latency", 20 * 60, False),
     Part("retrieval", "bench.retrieval_latency", "retrieval", 10 * 60, True),
     Part("memory", "bench.memory", "memory", 10 * 60, True),

@@ -236,7 +236,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="one subset pair, no full-corpus pair")
-    parser.add_argument("--pairs", type=int, default=3, help="pairs on the subset (default 3; 0: none)")
+    parser.add_argument("--pairs", type=int, default=2, help="pairs on the subset (default 2; 0: none)")
     parser.add_argument("--subset", default=SUBSET, help="the representative file for the subset pairs")
     parser.add_argument("--skip-full", action="store_true", help="no full-corpus pair (nor its re-runs)")
     args = parser.parse_args()
