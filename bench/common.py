@@ -13,7 +13,9 @@ A summary is `summarize(values)`: {"median", "min", "max", "runs", "values"}.
 
 from __future__ import annotations
 
+import argparse
 import json
+import logging
 import os
 import platform
 import shutil
@@ -342,3 +344,27 @@ def _ingest(index_dir: Path, timeout: float) -> dict[str, Any] | None:
         return None
     loaded: dict[str, Any] = json.loads(result.stdout)
     return loaded
+
+
+def corpus_part_parser(description: str | None, quick_help: str) -> argparse.ArgumentParser:
+    """The command line shared by the parts that run on the corpus index: --quick and --index-ready."""
+    parser = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument(
+        "--index-ready", action="store_true", help="skip the index check (python -m bench did it)"
+    )
+    return parser
+
+
+def corpus_part_ready(part: str, index_ready: bool) -> bool:
+    """Quiet logging and a clean environment, then the corpus index; False (said) without the corpus."""
+    clean_environment()
+    logging.basicConfig(level=logging.WARNING)
+    if not corpus_available():
+        print(f"{part}: ../shared/corpus is not present; not run")
+        return False
+    if not index_ready:
+        ensure_corpus_index()
+    return True

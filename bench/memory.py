@@ -12,8 +12,6 @@ is answered, and reads VmHWM (peak resident set) and VmRSS from /proc/<pid>/stat
 
 from __future__ import annotations
 
-import argparse
-import logging
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,10 +22,9 @@ from bench.common import (
     CORPUS_INDEX_DIR,
     Goal,
     Section,
-    clean_environment,
-    corpus_available,
+    corpus_part_parser,
+    corpus_part_ready,
     docbot_env,
-    ensure_corpus_index,
     fmt_summary,
     scratch_dir,
     summarize,
@@ -170,22 +167,11 @@ def section_of(figures: dict[str, Any], questions: int) -> Section:
 
 def main() -> None:
     """Run the bot `--runs` times, print the summary and write bench/results/memory.json."""
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = corpus_part_parser(__doc__, quick_help="1 run")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--quick", action="store_true", help="1 run")
-    parser.add_argument(
-        "--index-ready", action="store_true", help="skip the index check (python -m bench did it)"
-    )
     args = parser.parse_args()
-    clean_environment()
-    logging.basicConfig(level=logging.WARNING)
-    if not corpus_available():
-        print("memory: ../shared/corpus is not present; not run")
+    if not corpus_part_ready("memory", args.index_ready):
         return
-    if not args.index_ready:
-        ensure_corpus_index()
     questions = load_eval_questions()
     runs = [
         one_run(questions, BENCH_OUT / f"memory-bot-{n}.log") for n in range(1 if args.quick else args.runs)

@@ -12,7 +12,6 @@ Retrieval is deterministic, so each figure is one run.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import subprocess
@@ -26,11 +25,10 @@ from bench.common import (
     TUTORIAL_INDEX_DIR,
     Goal,
     Section,
-    clean_environment,
-    corpus_available,
+    corpus_part_parser,
+    corpus_part_ready,
     corpus_pdfs,
     docbot_env,
-    ensure_corpus_index,
     eval_questions_paths,
     index_runtimes,
     write_results,
@@ -145,24 +143,11 @@ def chart_of(sets: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 def main() -> None:
     """Evaluate both pipelines on both sets and write bench/results/quality.json."""
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--quick", action="store_true", help="same as a full run (retrieval is deterministic)"
-    )
-    parser.add_argument(
-        "--index-ready", action="store_true", help="skip the index check (python -m bench did it)"
-    )
+    parser = corpus_part_parser(__doc__, quick_help="same as a full run (retrieval is deterministic)")
     args = parser.parse_args()
-    clean_environment()
-    logging.basicConfig(level=logging.WARNING)
     logging.getLogger("pypdf").setLevel(logging.ERROR)
-    if not corpus_available():
-        print("quality: ../shared/corpus is not present; not run")
+    if not corpus_part_ready("quality", args.index_ready):
         return
-    if not args.index_ready:
-        ensure_corpus_index()
     from bench.tutorial import load_or_build
 
     index, reused = load_or_build(corpus_pdfs(), TUTORIAL_INDEX_DIR)

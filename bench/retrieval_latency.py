@@ -11,18 +11,15 @@ is timed in a second pass per run, to show where the time goes.
 
 from __future__ import annotations
 
-import argparse
-import logging
 import time
 from typing import TYPE_CHECKING, Any
 
 from bench.common import (
     Goal,
     Section,
-    clean_environment,
-    corpus_available,
+    corpus_part_parser,
+    corpus_part_ready,
     docbot_settings_overrides,
-    ensure_corpus_index,
     eval_questions_paths,
     fmt_summary,
     percentile,
@@ -183,22 +180,11 @@ def section_of(raw: dict[str, Any], figures: dict[str, Any]) -> Section:
 
 def main() -> None:
     """Measure, print the summary and write bench/results/retrieval.json."""
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = corpus_part_parser(__doc__, quick_help="2 runs")
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--quick", action="store_true", help="2 runs")
-    parser.add_argument(
-        "--index-ready", action="store_true", help="skip the index check (python -m bench did it)"
-    )
     args = parser.parse_args()
-    clean_environment()
-    logging.basicConfig(level=logging.WARNING)
-    if not corpus_available():
-        print("retrieval: ../shared/corpus is not present; not run")
+    if not corpus_part_ready("retrieval", args.index_ready):
         return
-    if not args.index_ready:
-        ensure_corpus_index()
     runs = 2 if args.quick else args.runs
     raw = measure(runs)
     figures = summarize_runs(raw)
