@@ -35,6 +35,8 @@ from typing import Any
 import pytest
 from aiohttp import WSMsgType, web
 
+from tests.waiting import wait_until
+
 logger = logging.getLogger(__name__)
 
 MAX_TEXT_CHARS = 40_000
@@ -596,11 +598,9 @@ class FakeSlack:
 
     def wait_for(self, predicate: Callable[[FakeSlack], bool], timeout: float = 10.0) -> None:
         """Poll predicate(self) until true; on timeout fail with a summary of the calls received."""
-        deadline = time.monotonic() + timeout
-        while not predicate(self):
-            if time.monotonic() > deadline:
-                raise AssertionError(f"condition not met within {timeout}s; calls so far:\n{self.summary()}")
-            time.sleep(0.01)
+        wait_until(
+            lambda: predicate(self), timeout, lambda: f"condition not met; calls so far:\n{self.summary()}"
+        )
 
     def wait_for_calls(
         self, method: str, count: int = 1, timeout: float = 10.0, where: Callable[[Call], bool] | None = None

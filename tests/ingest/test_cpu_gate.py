@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 
 import pytest
 
 from ingest.cpu_gate import Cancelled, CpuGate
+from tests import waiting
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -16,10 +16,7 @@ WAIT = 10.0
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = WAIT) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.005)
+    waiting.wait_until(condition, timeout)
 
 
 def in_thread(target: Callable[[], None]) -> threading.Thread:

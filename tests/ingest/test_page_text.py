@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -15,6 +15,7 @@ import pytest
 
 from ingest.cpu_gate import Cancelled, CpuGate
 from ingest.pdf import PdfReadError, read_pdf
+from tests import waiting
 from tests.ingest.test_huge_inputs import one_page_pdf
 
 pytestmark = pytest.mark.timeout(120)
@@ -66,17 +67,8 @@ def reading_in_a_thread(path: Path, **kwargs: object) -> Iterator[dict[str, obje
         assert not thread.is_alive()
 
 
-def wait_until(condition: object, timeout: float = 30) -> None:
-    done = threading.Event()
-    deadline = threading.Event()
-    timer = threading.Timer(timeout, deadline.set)
-    timer.start()
-    try:
-        while not condition() and not deadline.is_set():  # type: ignore[operator]
-            done.wait(0.01)
-        assert not deadline.is_set(), "condition not met in time"
-    finally:
-        timer.cancel()
+def wait_until(condition: Callable[[], object], timeout: float = 30) -> None:
+    waiting.wait_until(condition, timeout)
 
 
 def test_the_child_extracts_the_same_text(tmp_path: Path) -> None:

@@ -4,7 +4,6 @@ saved beside the index, runs on request, failures survived, stopping mid-run."""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from ingest.cpu_gate import CpuGate
 from ingest.schedule import STATE_FILE, ReindexScheduler, read_state
 from ingest.sync import SyncOptions, SyncReport, sync_folder
 from tests.pdfs import make_text_pdf
+from tests.waiting import wait_until
 from vectorstore.store import IndexStore
 
 pytestmark = pytest.mark.timeout(60)
@@ -166,10 +166,8 @@ def test_stop_ends_a_run_that_waits_for_the_cpu(
     scheduler.add_listener(reports.append)
     with gate.question():  # an answer that outlasts the shutdown
         scheduler.start()
-        deadline = time.monotonic() + WAIT
-        while scheduler.state().running_since is None:  # the run has begun and waits for the CPU
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
+        # the run has begun and waits for the CPU
+        wait_until(lambda: scheduler.state().running_since is not None, WAIT)
         assert scheduler.stop(WAIT)
     assert scheduler.runs == 1 and reports[0].cancelled and reports[0].indexed == []
     assert store.files() == {}

@@ -26,6 +26,7 @@ from tests.bot.slack.conftest import RunningBot, Thread
 from tests.fake_slack import FakeSlack
 from tests.ingest.scans import make_scanned_text_pdf
 from tests.pdfs import make_text_pdf
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.timeout(240), pytest.mark.slow]
 
@@ -240,10 +241,7 @@ def test_a_question_during_a_long_reindex_is_answered_within_one_batch(start_wat
         answers_done_at_batch[n] = bot.gate.stats().questions
         if n == 3:  # mid re-index: the question arrives while this batch is being embedded
             asked.set()
-            deadline = time.monotonic() + WAIT
-            while not bot.gate.question_waiting():
-                assert time.monotonic() < deadline, "the question never asked for the CPU"
-                time.sleep(0.01)
+            wait_until(bot.gate.question_waiting, WAIT, "the question never asked for the CPU")
 
     topics = ["marketing", "travel", "training", "research", "catering"]
     sentences = [
