@@ -30,7 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -398,17 +398,11 @@ class E2ERun:
     answer_chars: int = 0
 
 
-@contextmanager
-def fake_slack() -> Iterator[FakeSlack]:
+def fake_slack() -> AbstractContextManager[FakeSlack]:
     """A started loopback fake Slack."""
-    from tests.fake_slack import FakeSlack
+    from tests.fake_slack import running_fake_slack
 
-    fake = FakeSlack()
-    fake.start()
-    try:
-        yield fake
-    finally:
-        fake.stop()
+    return running_fake_slack()
 
 
 def _calls_in_thread(fake: FakeSlack, method: str, ts: str) -> list[Any]:

@@ -1107,14 +1107,21 @@ def _bearer(request: web.Request) -> str | None:
     return auth.removeprefix("Bearer ").strip() or None
 
 
-@pytest.fixture
-def fake_slack(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSlack]:
-    """A started FakeSlack, stopped after the test; proxy and OAuth variables cleared."""
-    for name in _PROXY_AND_OAUTH_ENV:
-        monkeypatch.delenv(name, raising=False)
+@contextlib.contextmanager
+def running_fake_slack() -> Iterator[FakeSlack]:
+    """A started FakeSlack, stopped on leaving the block."""
     fake = FakeSlack()
     fake.start()
     try:
         yield fake
     finally:
         fake.stop()
+
+
+@pytest.fixture
+def fake_slack(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSlack]:
+    """A started FakeSlack, stopped after the test; proxy and OAuth variables cleared."""
+    for name in _PROXY_AND_OAUTH_ENV:
+        monkeypatch.delenv(name, raising=False)
+    with running_fake_slack() as fake:
+        yield fake
