@@ -17,6 +17,7 @@ from bot.slack.thread import ThreadReplies
 from bot.worker import Worker
 from tests.bot.answerers import MANU, ScriptedAnswerer
 from tests.fake_slack import FakeSlack, fake_slack  # noqa: F401
+from tests.waiting import wait_until
 from vectorstore.status import IndexStatus
 
 INTERVAL = 0.2
@@ -100,6 +101,8 @@ def test_streams_partial_answers_then_finalises_one_message(rig: Rig) -> None:
     assert "The guarantee is 750 million pounds" in final[0]["text"]
     assert f"{MANU}* — p. 53 (printed 43), p. 75" in final[0]["text"]
     assert "Index: 3 files, never updated" in final[0]["text"]
+    # the worker records the answer in the queue just after its final update reaches Slack
+    wait_until(lambda: rig.queue.history(job.channel, job.thread_ts), 5, "answer not recorded")
     assert rig.queue.history(job.channel, job.thread_ts)[0].answer == "The guarantee is 750 million pounds"
 
 
