@@ -12,6 +12,9 @@ from ingest.pdf import PdfDocument
 logger = logging.getLogger(__name__)
 
 SECTION_SEPARATOR = " > "
+# Bump when the heading rules or the splitting change: indexes record it and re-chunk every file once.
+# 2: a filing's exhibits start their own top section.
+HEADING_RULES_VERSION = 2
 _SECTION_MAX_CHARS = 160
 
 
@@ -64,7 +67,7 @@ def _has_words(text: str) -> bool:
 
 # --- headings -------------------------------------------------------------------------------------
 
-PART, MAJOR, MINOR = "part", "major", "minor"
+EXHIBIT, PART, MAJOR, MINOR = "exhibit", "part", "major", "minor"
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,7 @@ class SectionTracker:
     heading under it across pages."""
 
     def __init__(self) -> None:
+        self._exhibit = ""
         self._major = ""
         self._minor = ""
         self._text = ""
@@ -90,8 +94,8 @@ class SectionTracker:
 
     @property
     def section(self) -> str:
-        """ "Major > minor", or whichever exists."""
-        parts = [part for part in (self._major, self._minor) if part]
+        """ "Exhibit > major > minor", or whichever exist."""
+        parts = [part for part in (self._exhibit, self._major, self._minor) if part]
         return SECTION_SEPARATOR.join(parts)[:_SECTION_MAX_CHARS]
 
     def start_page(self, text: str, headings: list[Heading]) -> None:
@@ -123,7 +127,9 @@ class SectionTracker:
         return position
 
     def _apply(self, heading: Heading) -> None:
-        if heading.rank == PART:
+        if heading.rank == EXHIBIT:
+            self._exhibit, self._major, self._minor = heading.text, "", ""
+        elif heading.rank == PART:
             self._major, self._minor = "", ""
         elif heading.rank == MAJOR:
             self._major, self._minor = heading.text, ""
@@ -141,6 +147,10 @@ _MAX_COMMAS = 3
 _PART = re.compile(r"^P\s?A\s?R\s?T\s+[IVX](\s?[IVX]){0,3}\b", re.IGNORECASE)
 _ITEM = re.compile(r"^ITEM\s+(\d{1,2}[A-Z]?)\.", re.IGNORECASE)
 _GLUED_ITEM = re.compile(r"^\S{1,12}[.;:](ITEM\s+\d{1,2}[A-Z]?\.\s+[A-Z][A-Z ,’'&\[\]-]+)$")
+# A filing's exhibits (contracts, offer letters, subsidiary lists) start a page with "Exhibit 10.14": they are
+# separate documents, so headings found before them (an "Appendix A" of the previous one) must not leak in.
+_EXHIBIT = re.compile(r"^EXHIBIT\s+\d{1,3}(\.\d{1,3})?[A-Z]?$", re.IGNORECASE)
+_EXHIBIT_TOP_LINES = 3
 _CHAPTER_ALONE = re.compile(r"^(CHAPTER|Chapter|APPENDIX|Appendix)\s+(\d{1,3}|[A-Z])$")
 _NAMED_MAJOR = re.compile(
     r"^(CHAPTER|Chapter|ARTICLE|Article|SECTION|Section|APPENDIX|Appendix)\s+(\d{1,3}|[IVX]+|[A-Z])\b(?!\.\d)"
@@ -245,15 +255,18 @@ class HeadingFinder:
         starts = _line_starts(lines)
         headings: list[Heading] = []
         previous, previous_was_heading = "", True  # the top of a page counts as a fresh block
-        index = 0
+        index, seen = 0, 0
         while index < len(lines):
             line = lines[index].strip()
             if not line:
                 index += 1
                 continue
+            seen += 1
             fresh_block = previous_was_heading or previous.endswith(_SENTENCE_END)
-            found = None
-            if _CHAPTER_ALONE.match(line):
+            found: tuple[tuple[str, str] | None, int] | None = None
+            if seen <= _EXHIBIT_TOP_LINES and _EXHIBIT.match(line):
+                found = _exhibit(lines, index)
+            elif _CHAPTER_ALONE.match(line):
                 found = _chapter(lines, index)
             elif _ITEM.match(line) or _GLUED_ITEM.match(line):  # items often follow text glued onto them
                 found = self._item(line), index
@@ -296,6 +309,20 @@ def _chapter(lines: list[str], index: int) -> tuple[tuple[str, str] | None, int]
     if not title or len(text) > _MAX_HEADING_CHARS:
         return None, index
     return (text, MAJOR), last
+
+
+def _exhibit(lines: list[str], index: int) -> tuple[tuple[str, str], int]:
+    """ "Exhibit 21.1" at the top of a page, with the title line after it when there is one."""
+    label = lines[index].strip()
+    following = next(
+        ((i, line.strip()) for i, line in enumerate(lines[index + 1 :], index + 1) if line.strip()), None
+    )
+    if following is not None:
+        position, title = following
+        titled = _all_caps(title) or _title_case(title)
+        if _heading_shape(title) and not title[0].isdigit() and titled:
+            return (f"{label} {title}", EXHIBIT), position
+    return (label, EXHIBIT), index
 
 
 def _continues(line: str) -> bool:

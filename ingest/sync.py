@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from ingest.chunking import Chunk, chunk_document
+from ingest.chunking import HEADING_RULES_VERSION, Chunk, chunk_document
 from ingest.cpu_gate import Cancelled, CpuGate
 from ingest.pdf import PdfReadError, read_pdf
 from vectorstore.status import FailedFile
@@ -177,11 +177,12 @@ def sync_folder(
     report = SyncReport()
     disk = scan_folder(data_dir)
     known = store.files()
-    work = _plan(disk, known, options, report)
+    rechunk = _rechunk(store, known, chunking_recipe(options))
+    work = _plan(disk, known, options, report, rechunk)
     missing = {path: info for path, info in known.items() if path not in disk}
     todo: list[tuple[DiskFile, str]] = []
     for item, sha in work:
-        if _reuse(item, sha, store, known, missing, report):
+        if item.path not in rechunk and _reuse(item, sha, store, known, missing, report, rechunk):
             continue
         todo.append((item, sha))
     for path in sorted(missing):
@@ -217,14 +218,38 @@ def sync_folder(
     return report
 
 
+def chunking_recipe(options: SyncOptions) -> str:
+    """What decides a file's chunks: the heading rules' version and the chunk size and overlap."""
+    return f"headings-v{HEADING_RULES_VERSION} size-{options.chunk_size} overlap-{options.chunk_overlap}"
+
+
+def _rechunk(store: IndexStore, known: dict[str, FileInfo], recipe: str) -> set[str]:
+    """Indexed files chunked another way (an upgrade, a new chunk size) before this recipe: index them again.
+
+    A run stopped half-way leaves the rest for the next one; files it finished are not done twice.
+    """
+    since = store.recipe_since(recipe)
+    stale = {path for path, info in known.items() if info.status == "indexed" and info.indexed_at < since}
+    if stale:
+        logger.info("chunking changed recipe=%r files=%d: indexing them again", recipe, len(stale))
+    return stale
+
+
 def _plan(
-    disk: dict[str, DiskFile], known: dict[str, FileInfo], options: SyncOptions, report: SyncReport
+    disk: dict[str, DiskFile],
+    known: dict[str, FileInfo],
+    options: SyncOptions,
+    report: SyncReport,
+    rechunk: set[str],
 ) -> list[tuple[DiskFile, str]]:
     """Files whose content may have changed, with their sha256; the rest go to unchanged/deferred."""
     now_ns = time.time_ns()
     work: list[tuple[DiskFile, str]] = []
     for path, item in disk.items():
         info = known.get(path)
+        if info and path in rechunk and info.size == item.size and info.mtime_ns == item.mtime_ns:
+            work.append((item, info.sha256))
+            continue
         if info and info.size == item.size and info.mtime_ns == item.mtime_ns:
             report.unchanged.append(path)
             continue
@@ -236,7 +261,7 @@ def _plan(
         except OSError as exc:
             report.failed.append(FailedFile(path, f"unreadable: {exc.strerror or exc}"))
             continue
-        if info and info.sha256 == sha:
+        if info and info.sha256 == sha and path not in rechunk:
             report.unchanged.append(path)
             work.append((item, ""))  # "" marks a touch-only entry: same bytes, new mtime
             continue
@@ -251,13 +276,16 @@ def _reuse(
     known: dict[str, FileInfo],
     missing: dict[str, FileInfo],
     report: SyncReport,
+    stale: set[str],
 ) -> bool:
-    """Handle touch-only, rename and copy without reading the PDF; True when done."""
+    """Handle touch-only, rename and copy without reading the PDF (never from a `stale` file's chunks)."""
     if sha == "":
         store.touch_file(item.path, item.size, item.mtime_ns)
         return True
     info = FileInfo(item.path, item.size, item.mtime_ns, sha, "indexed", None, "", 0, 0, time.time())
-    gone = next((p for p, f in missing.items() if f.sha256 == sha and f.status == "indexed"), None)
+    gone = next(
+        (p for p, f in missing.items() if f.sha256 == sha and f.status == "indexed" and p not in stale), None
+    )
     if gone is not None:
         store.rename_file(gone, info)
         del missing[gone]
@@ -265,7 +293,11 @@ def _reuse(
         logger.info("renamed from=%r to=%r", gone, item.path)
         return True
     twin = next(
-        (p for p, f in known.items() if f.sha256 == sha and f.status == "indexed" and p not in missing),
+        (
+            p
+            for p, f in known.items()
+            if f.sha256 == sha and f.status == "indexed" and p not in missing and p not in stale
+        ),
         None,
     )
     if twin is not None and twin != item.path:

@@ -370,6 +370,19 @@ class IndexStore:
                 self._record_runtime()
             return self._apply(removed, added, vectors)
 
+    def recipe_since(self, recipe: str) -> float:
+        """Since when (time.time()) files are chunked by `recipe`; recorded as now when it is new.
+
+        Files indexed before that time were chunked another way and must be chunked again.
+        """
+        with self._lock, self._transaction(bump=False):
+            meta = self._meta()
+            if meta.get("chunking") == recipe and "chunking_since" in meta:
+                return float(meta["chunking_since"])
+            now = time.time()
+            self._set_meta(chunking=recipe, chunking_since=repr(now))
+            return now
+
     def _record_runtime(self) -> None:
         if self.runtime and self.runtime not in self.runtimes():
             self._set_meta(runtimes=",".join([*self.runtimes(), self.runtime]))
@@ -530,6 +543,48 @@ class IndexStore:
                 scores, ids = self._faiss.search(query, min(n, self._faiss.ntotal))
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
+    def chunk_count(self) -> int:
+        """How many chunks (vectors) the current generation holds."""
+        with self.snapshot():
+            assert self._faiss is not None
+            return int(self._faiss.ntotal)
+
+    def cosines(self, ids: Sequence[int], vector: Sequence[float] | np.ndarray) -> dict[int, float]:
+        """Cosine similarity of the given chunks to a normalised query vector (ids not indexed left out)."""
+        with self.snapshot():
+            assert self._faiss is not None
+            query = np.asarray(vector, dtype=np.float32).reshape(self.dim)
+            out: dict[int, float] = {}
+            for chunk_id in ids:
+                try:
+                    stored = self._faiss.reconstruct(int(chunk_id))
+                except RuntimeError:  # FAISS raises for an id it does not hold
+                    continue
+                out[int(chunk_id)] = float(np.dot(stored, query))
+        return out
+
+    def keyword_scores(
+        self, fts_query: str, ids: Sequence[int], weights: tuple[float, float] = (1.0, 0.5)
+    ) -> dict[int, float]:
+        """BM25 of the given chunks for `fts_query` (as keyword_search scores them); non-matching left out."""
+        if not fts_query.strip() or not ids:
+            return {}
+        out: dict[int, float] = {}
+        with self.snapshot():
+            for start in range(0, len(ids), _IDS_PER_QUERY):
+                batch = [int(i) for i in ids[start : start + _IDS_PER_QUERY]]
+                try:
+                    rows = self._db.execute(
+                        "SELECT rowid, bm25(chunks_fts, ?, ?) FROM chunks_fts "
+                        f"WHERE chunks_fts MATCH ? AND rowid IN ({','.join('?' * len(batch))})",
+                        (weights[0], weights[1], fts_query, *batch),
+                    ).fetchall()
+                except sqlite3.OperationalError as exc:
+                    logger.warning("fts query failed error=%s", exc)
+                    return {}
+                out.update((int(row[0]), -float(row[1])) for row in rows)
+        return out
+
     def keyword_search(
         self, fts_query: str, n: int, weights: tuple[float, float] = (1.0, 0.5)
     ) -> list[tuple[int, float]]:
@@ -652,6 +707,9 @@ def _stored(row: Any) -> StoredChunk:
         text=row["text"],
         title=row["title"],
     )
+
+
+_IDS_PER_QUERY = 500  # well under SQLite's limit on bound parameters
 
 
 @contextlib.contextmanager

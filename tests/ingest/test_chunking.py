@@ -166,6 +166,22 @@ def test_heading_kinds_found_on_a_page() -> None:
     ]
 
 
+def test_an_exhibit_starts_a_new_top_section_so_earlier_headings_do_not_leak_in() -> None:
+    doc = document(
+        "Item 15. Exhibits\nAppendix A\nSeverance Plan Participation Agreement\n" + paragraph(0),
+        "Exhibit 21.1\nSubsidiaries of Registrant\nName of Subsidiary\nPacific Valley Insurance Hawaii",
+        "Exhibit 10.14\n185 Berry Street\nSigning Bonus.\n" + paragraph(1),
+        "Our auditors list Exhibit 23.1\nExhibit 23.1\nof the filing among the documents we file.",
+    )
+    chunks = chunk_document(doc, chunk_size=200, chunk_overlap=0)
+    by_page = {c.page: c.section for c in chunks}
+    assert by_page[1] == "Appendix A Severance Plan Participation Agreement"
+    assert by_page[2].startswith("Exhibit 21.1 Subsidiaries of Registrant")
+    assert by_page[3].startswith("Exhibit 10.14")  # a letterhead address is not the exhibit's title
+    assert "Berry" not in by_page[3] and "Appendix" not in by_page[3]
+    assert by_page[4].startswith("Exhibit 10.14")  # only an exhibit line at the top of a page counts
+
+
 def test_reference_lists_do_not_become_sections() -> None:
     doc = document(
         "6 Conclusion\nWe showed results.\nReferences\n"
@@ -216,3 +232,5 @@ def test_corpus_sections_sample(read_corpus_pdf: Reader) -> None:
     lyft = {c.page: c.section for c in corpus_chunks(read_corpus_pdf, "lyft_2021_10k.pdf")}
     assert lyft[64].startswith("Item 7. Management’s Discussion and Analysis")
     assert lyft[20].startswith("Item 1A. Risk Factors")
+    assert lyft[170].startswith("Exhibit 10.14")  # an offer letter, not the previous exhibit's appendix
+    assert lyft[232].startswith("Exhibit 21.1 Subsidiaries of Registrant")

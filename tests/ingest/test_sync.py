@@ -91,6 +91,29 @@ def test_touched_but_identical_file_is_not_reindexed(
     assert sync(data, store, embeddings).unchanged == ["a.pdf"]  # and the new mtime was remembered
 
 
+def test_files_chunked_another_way_are_indexed_again_once(
+    data: Path, store: IndexStore, embeddings: Embeddings
+) -> None:
+    make_text_pdf(data / "a.pdf", [ADIDAS])
+    make_text_pdf(data / "b.pdf", [SAFETY])
+    make_text_pdf(data / "empty.pdf", [""])
+    first = sync(data, store, embeddings)
+    assert first.failed and store.chunk_count() == 2
+    report = sync(data, store, embeddings, chunk_size=60, chunk_overlap=0)  # a new chunk size
+    assert sorted(report.indexed) == ["a.pdf", "b.pdf"] and report.failed == []  # a failed file waits
+    assert store.chunk_count() > 2
+    assert sync(data, store, embeddings, chunk_size=60, chunk_overlap=0).unchanged == [
+        "a.pdf",
+        "b.pdf",
+        "empty.pdf",
+    ]
+    store.recipe_since("headings-v1 size-60 overlap-0")  # an index written before an upgrade
+    (data / "a.pdf").rename(data / "renamed.pdf")  # its old chunks must not be re-pointed
+    again = sync(data, store, embeddings, chunk_size=60, chunk_overlap=0)
+    assert sorted(again.indexed) == ["b.pdf", "renamed.pdf"] and again.renamed == []
+    assert cited(store, embeddings, "minimum guarantee from adidas")[0] == ("renamed.pdf", 1)
+
+
 def test_changed_file_replaces_its_chunks(data: Path, store: IndexStore, embeddings: Embeddings) -> None:
     make_text_pdf(data / "a.pdf", [ADIDAS])
     sync(data, store, embeddings)

@@ -124,3 +124,23 @@ def test_report_tells_new_from_updated_with_pages(
     second = sync_folder(data, store, embeddings, SyncOptions())
     assert sorted(second.indexed) == ["a.pdf", "c.pdf"] and second.updated == ["a.pdf"]
     assert second.pages_by_file == {"a.pdf": 2, "c.pdf": 1}
+
+
+def test_an_upgrade_stopped_half_way_chunks_only_the_rest_again(
+    data: Path, store: IndexStore, embeddings: Embeddings
+) -> None:
+    make_text_pdf(data / "a.pdf", [ADIDAS])
+    make_text_pdf(data / "b.pdf", [SAFETY])
+    sync_folder(data, store, embeddings, SyncOptions())
+    store.recipe_since("headings-v1 size-500 overlap-50")  # as an index written before an upgrade
+    cancel = threading.Event()
+
+    def stop_at_b(file: str, done: int, total: int) -> None:
+        if file == "b.pdf":
+            cancel.set()
+
+    first = sync_folder(data, store, embeddings, SyncOptions(cancel=cancel, progress=stop_at_b))
+    assert first.cancelled and first.indexed == ["a.pdf"]
+    again = sync_folder(data, store, embeddings, SyncOptions())
+    assert again.indexed == ["b.pdf"] and again.unchanged == ["a.pdf"]
+    assert sync_folder(data, store, embeddings, SyncOptions()).unchanged == ["a.pdf", "b.pdf"]
