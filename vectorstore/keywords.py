@@ -19,6 +19,9 @@ STOP_WORDS = frozenset(
 )
 
 _TOKEN = re.compile(r"[0-9]+(?:[.,][0-9]+)*|[^\W_]+", re.UNICODE)
+# "STS-B", "RV32I/RV64I", "sign-on", "10-K": FTS5 splits them into separate words, one of which is often
+# dropped or common; the joined words as a phrase find the exact term, which is usually rare and telling.
+_COMPOUND = re.compile(r"[^\W_]+(?:[-/][^\W_]+)+", re.UNICODE)
 
 
 def keywords(question: str) -> list[str]:
@@ -35,6 +38,16 @@ def keywords(question: str) -> list[str]:
     return list(seen)
 
 
+def compounds(question: str) -> list[str]:
+    """The question's hyphen- or slash-joined terms, as the space-separated words FTS5 indexes."""
+    found: dict[str, None] = {}
+    for match in _COMPOUND.finditer(question.lower()):
+        found.setdefault(" ".join(part for part in re.split(r"[-/]", match.group(0)) if part), None)
+    return list(found)
+
+
 def fts_query(question: str) -> str:
-    """An FTS5 MATCH expression that ORs the question's keywords (each quoted, so none is an operator)."""
-    return " OR ".join(f'"{word}"' for word in keywords(question))
+    """An FTS5 MATCH expression that ORs the question's keywords and compound-term phrases (each quoted,
+    so none is an operator)."""
+    terms = [*keywords(question), *compounds(question)]
+    return " OR ".join(f'"{term}"' for term in terms)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from langchain_core.embeddings import Embeddings
 
+from vectorstore.keywords import fts_query
 from vectorstore.retriever import HybridRetriever
 from vectorstore.store import ChunkInput, FileInfo, IndexStore
 
@@ -71,3 +72,17 @@ def test_base_retriever_interface_returns_documents_with_citation_metadata(
 def test_empty_index_returns_nothing(tmp_path: Path, embeddings: Embeddings) -> None:
     store = IndexStore(tmp_path, dim=384, model_id="minilm")
     assert HybridRetriever(store=store, embeddings=embeddings).invoke("anything at all") == []
+
+
+def test_a_chunk_found_by_one_search_is_scored_on_both(retriever: HybridRetriever) -> None:
+    narrow = retriever.model_copy(update={"fetch_k": 1})
+    query = "Can staff work from home? FENCE.I"
+    vector = retriever.embeddings.embed_query(query)
+    dense, sparse = narrow._candidates(vector, fts_query(query), 1)
+    top_dense = retriever.store.dense_search(vector, 1)[0][0]
+    top_keyword = retriever.store.keyword_search(fts_query(query), 1, (1.0, 1.0))[0][0]
+    assert top_dense != top_keyword
+    # Each search found one chunk; both chunks now carry a cosine, and the keyword one its BM25.
+    assert set(dense) == {top_dense, top_keyword}
+    assert dense[top_keyword] == pytest.approx(retriever.store.cosines([top_keyword], vector)[top_keyword])
+    assert top_keyword in sparse
