@@ -69,22 +69,22 @@ def test_second_ingest_finds_everything_unchanged(corpus_index: CorpusIndex) -> 
     )
 
 
-def test_adidas_question_cites_the_guarantee_pages(corpus_index: CorpusIndex) -> None:
-    # The 20-F states the £750 million guarantee on pages 53, 54, 75, 85, 118 and 138; the four
-    # that score highest are within 0.03 of each other. Page 53 (where the deal is described) must be
-    # among the cited pages, and every cited passage must state the guarantee.
+def test_adidas_question_cites_page_53_first(corpus_index: CorpusIndex) -> None:
+    # The 20-F states the £750 million guarantee on pages 53, 54, 75, 85, 118 and 138, the best four
+    # within 0.03 of each other; page 53, where the deal is described, states it first and is cited first.
     out = docbot(corpus_index, "search", "--json", "How much is the minimum guarantee payable by adidas?")
     hits = json.loads(out)["hits"]
+    assert (hits[0]["file"], hits[0]["page"], hits[0]["page_label"]) == ("manu-20f-2022-09-24.pdf", 53, "43")
     assert all(hit["file"] == "manu-20f-2022-09-24.pdf" for hit in hits)
-    assert 53 in [hit["page"] for hit in hits]
     assert {hit["page"] for hit in hits} <= {53, 54, 75, 85, 118, 138}
     assert "minimum guarantee" in hits[0]["text"] and "adidas" in hits[0]["text"]
 
 
-def test_retrieval_meets_the_quality_bar(corpus_index: CorpusIndex) -> None:
-    report = json.loads(docbot(corpus_index, "eval", "tests/eval/questions.jsonl", "--k", "2,4", "--json"))
+@pytest.mark.parametrize("questions", ["questions.jsonl", "holdout.jsonl"])
+def test_retrieval_meets_the_quality_bar(corpus_index: CorpusIndex, questions: str) -> None:
+    report = json.loads(docbot(corpus_index, "eval", f"tests/eval/{questions}", "--k", "2,4", "--json"))
     overall = report["overall"]
-    print(json.dumps(overall))
+    print(questions, json.dumps(overall))
     assert overall["page_hit@4"] >= 0.95, report["misses"]
     assert overall["page_hit@2"] >= 0.85, report["misses"]
 

@@ -1,4 +1,4 @@
-"""Shape checks for the retrieval question sets in tests/eval/ (the tuning set and the held-out set)."""
+"""Shape checks for the retrieval question sets in tests/eval/ (the tuning set and two held-out sets)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from bot.evaluate import EvalQuestion, load_questions
 
 HERE = Path(__file__).resolve().parent
-QUESTION_FILES = {"questions.jsonl": 60, "holdout.jsonl": 20}
+QUESTION_FILES = {"questions.jsonl": 60, "holdout.jsonl": 20, "holdout2.jsonl": 30}
 MIN_DOCS = 6
 
 
@@ -50,6 +50,14 @@ def test_holdout_is_disjoint_from_tuning_set() -> None:
     assert {q.question.lower() for q in tuning}.isdisjoint(q.question.lower() for q in holdout)
     tuning_pages = {(q.doc, q.page) for q in tuning}
     assert [q for q in holdout if (q.doc, q.page) in tuning_pages] == []
+
+
+def test_second_holdout_repeats_no_earlier_question() -> None:
+    # Written blind after the first two sets had been used, as a fresh check; the two short documents
+    # (an 11-page handbook, a 16-page paper) have no unused pages left, so only the questions must differ.
+    earlier = load_questions(HERE / "questions.jsonl") + load_questions(HERE / "holdout.jsonl")
+    fresh = load_questions(HERE / "holdout2.jsonl")
+    assert {q.question.lower() for q in earlier}.isdisjoint(q.question.lower() for q in fresh)
 
 
 def test_required_question_is_present() -> None:
