@@ -19,6 +19,8 @@ from vectorstore.store import IndexStore, StoredChunk
 
 logger = logging.getLogger(__name__)
 
+KEYWORD_DEPTH = 1000  # how far down the BM25 ranking a dense candidate's keyword score is looked up
+
 
 @dataclass(frozen=True)
 class Hit:
@@ -98,13 +100,16 @@ class HybridRetriever(BaseRetriever):
         self, vector: list[float], keywords: str, fetch: int
     ) -> tuple[dict[int, float], dict[int, float]]:
         """Cosine and BM25 of every chunk either search found, each scored on both signals."""
-        weights = (1.0, self.context_weight)
         dense = dict(self.store.dense_search(vector, fetch))
-        sparse = dict(self.store.keyword_search(keywords, fetch, weights))
+        # FTS5 scores every matching chunk to sort them anyway, so a deeper list costs ~1 ms more; it
+        # gives the dense candidates their BM25 (asking for those ids alone re-runs the match per id).
+        ranked = self.store.keyword_search(keywords, max(fetch, KEYWORD_DEPTH), (1.0, self.context_weight))
+        sparse = dict(ranked[:fetch])
+        deeper = dict(ranked[fetch:])
         # A chunk found by one search only would otherwise count 0 for the other signal, so a page
-        # BM25 ranks 70th loses to one it never matched at all. Scoring the few missing ones is cheap.
+        # BM25 ranks 70th loses to one it never matched at all.
+        sparse.update((i, deeper[i]) for i in dense if i in deeper)
         dense.update(self.store.cosines([i for i in sparse if i not in dense], vector))
-        sparse.update(self.store.keyword_scores(keywords, [i for i in dense if i not in sparse], weights))
         return dense, sparse
 
     def _fuse(self, dense: dict[int, float], sparse: dict[int, float]) -> dict[int, float]:

@@ -563,28 +563,6 @@ class IndexStore:
                 out[int(chunk_id)] = float(np.dot(stored, query))
         return out
 
-    def keyword_scores(
-        self, fts_query: str, ids: Sequence[int], weights: tuple[float, float] = (1.0, 0.5)
-    ) -> dict[int, float]:
-        """BM25 of the given chunks for `fts_query` (as keyword_search scores them); non-matching left out."""
-        if not fts_query.strip() or not ids:
-            return {}
-        out: dict[int, float] = {}
-        with self.snapshot():
-            for start in range(0, len(ids), _IDS_PER_QUERY):
-                batch = [int(i) for i in ids[start : start + _IDS_PER_QUERY]]
-                try:
-                    rows = self._db.execute(
-                        "SELECT rowid, bm25(chunks_fts, ?, ?) FROM chunks_fts "
-                        f"WHERE chunks_fts MATCH ? AND rowid IN ({','.join('?' * len(batch))})",
-                        (weights[0], weights[1], fts_query, *batch),
-                    ).fetchall()
-                except sqlite3.OperationalError as exc:
-                    logger.warning("fts query failed error=%s", exc)
-                    return {}
-                out.update((int(row[0]), -float(row[1])) for row in rows)
-        return out
-
     def keyword_search(
         self, fts_query: str, n: int, weights: tuple[float, float] = (1.0, 0.5)
     ) -> list[tuple[int, float]]:
@@ -707,9 +685,6 @@ def _stored(row: Any) -> StoredChunk:
         text=row["text"],
         title=row["title"],
     )
-
-
-_IDS_PER_QUERY = 500  # well under SQLite's limit on bound parameters
 
 
 @contextlib.contextmanager

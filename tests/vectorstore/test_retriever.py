@@ -82,7 +82,8 @@ def test_a_chunk_found_by_one_search_is_scored_on_both(retriever: HybridRetrieve
     top_dense = retriever.store.dense_search(vector, 1)[0][0]
     top_keyword = retriever.store.keyword_search(fts_query(query), 1, (1.0, 1.0))[0][0]
     assert top_dense != top_keyword
-    # Each search found one chunk; both chunks now carry a cosine, and the keyword one its BM25.
-    assert set(dense) == {top_dense, top_keyword}
+    # Each search found one chunk; now both carry a cosine and a BM25 (the dense one matches "work").
+    bm25 = dict(retriever.store.keyword_search(fts_query(query), 100, (1.0, 1.0)))
+    assert set(dense) == set(sparse) == {top_dense, top_keyword}
     assert dense[top_keyword] == pytest.approx(retriever.store.cosines([top_keyword], vector)[top_keyword])
-    assert top_keyword in sparse
+    assert sparse[top_dense] == pytest.approx(bm25[top_dense])
