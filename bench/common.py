@@ -36,7 +36,7 @@ RESULTS_DIR = REPO / "bench" / "results"
 CORPUS_INDEX_DIR = BENCH_OUT / "corpus-index"
 TUTORIAL_INDEX_DIR = BENCH_OUT / "tutorial-index"
 EVAL_DIR = REPO / "tests" / "eval"
-EVAL_SETS = ("questions.jsonl", "holdout.jsonl", "holdout2.jsonl")
+EVAL_SETS = ("questions.jsonl", "holdout.jsonl", "holdout2.jsonl", "holdout3.jsonl")
 
 
 def scratch_dir() -> Path:
@@ -233,7 +233,7 @@ def corpus_pdfs() -> list[Path]:
 
 
 def eval_questions_paths() -> list[Path]:
-    """tests/eval's question sets (the tuning set and the two hold-out sets)."""
+    """tests/eval's question sets (the tuning set and three hold-out sets)."""
     return [EVAL_DIR / name for name in EVAL_SETS]
 
 

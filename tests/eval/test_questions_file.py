@@ -1,4 +1,4 @@
-"""Shape checks for the retrieval question sets in tests/eval/ (the tuning set and two held-out sets)."""
+"""Shape checks for the retrieval question sets in tests/eval/ (the tuning set and three held-out sets)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from bot.evaluate import EvalQuestion, load_questions
 
 HERE = Path(__file__).resolve().parent
-QUESTION_FILES = {"questions.jsonl": 60, "holdout.jsonl": 20, "holdout2.jsonl": 30}
+QUESTION_FILES = {"questions.jsonl": 60, "holdout.jsonl": 20, "holdout2.jsonl": 30, "holdout3.jsonl": 30}
 MIN_DOCS = 6
 
 
@@ -52,11 +52,12 @@ def test_holdout_is_disjoint_from_tuning_set() -> None:
     assert [q for q in holdout if (q.doc, q.page) in tuning_pages] == []
 
 
-def test_second_holdout_repeats_no_earlier_question() -> None:
-    # Written blind after the first two sets had been used, as a fresh check; the two short documents
-    # (an 11-page handbook, a 16-page paper) have no unused pages left, so only the questions must differ.
-    earlier = load_questions(HERE / "questions.jsonl") + load_questions(HERE / "holdout.jsonl")
-    fresh = load_questions(HERE / "holdout2.jsonl")
+@pytest.mark.parametrize("name", ["holdout2.jsonl", "holdout3.jsonl"])
+def test_blind_holdouts_repeat_no_earlier_question(name: str) -> None:
+    # Written blind, one after the other, as fresh checks; the two short documents (an 11-page handbook, a
+    # 16-page paper) have no unused pages left, so only the questions must differ.
+    earlier = [q for other in QUESTION_FILES if other != name for q in load_questions(HERE / other)]
+    fresh = load_questions(HERE / name)
     assert {q.question.lower() for q in earlier}.isdisjoint(q.question.lower() for q in fresh)
 
 
