@@ -375,10 +375,14 @@ class IndexStore:
 
         Files indexed before that time were chunked another way and must be chunked again.
         """
+        with self.snapshot():  # a read: a sync over an unchanged recipe writes nothing here
+            meta = self._meta()
+        if meta.get("chunking") == recipe and "chunking_since" in meta:
+            return float(meta["chunking_since"])
         with self._lock, self._transaction(bump=False):
             meta = self._meta()
             if meta.get("chunking") == recipe and "chunking_since" in meta:
-                return float(meta["chunking_since"])
+                return float(meta["chunking_since"])  # another process recorded it meanwhile
             now = time.time()
             self._set_meta(chunking=recipe, chunking_since=repr(now))
             return now
