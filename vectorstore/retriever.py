@@ -97,13 +97,13 @@ class HybridRetriever(BaseRetriever):
         return hits
 
     def _candidates(
-        self, vector: list[float], keywords: str, fetch: int
+        self, vector: list[float], match: str, fetch: int
     ) -> tuple[dict[int, float], dict[int, float]]:
         """Cosine and BM25 of every chunk either search found, each scored on both signals."""
         dense = dict(self.store.dense_search(vector, fetch))
         # FTS5 scores every matching chunk to sort them anyway, so a deeper list costs ~1 ms more; it
         # gives the dense candidates their BM25 (asking for those ids alone re-runs the match per id).
-        ranked = self.store.keyword_search(keywords, max(fetch, KEYWORD_DEPTH), (1.0, self.context_weight))
+        ranked = self.store.keyword_search(match, max(fetch, KEYWORD_DEPTH), (1.0, self.context_weight))
         sparse = dict(ranked[:fetch])
         deeper = dict(ranked[fetch:])
         # A chunk found by one search only would otherwise count 0 for the other signal, so a page
@@ -132,14 +132,16 @@ class HybridRetriever(BaseRetriever):
                 best.setdefault((chunk.file, chunk.page), Hit(chunk, score))
         ranked = list(best.values())
         if self.repeat_words:
-            pool = ranked[: max(REPEAT_POOL, k)]
-            passages = [Passage(h.chunk.file, h.chunk.page, h.chunk.text, h.score) for h in pool]
-            order = first_statements_first(passages, asked, self.repeat_words)
-            # The scores stay with the ranks: a page moved up takes the score of the rank it moved to.
-            ranked = [Hit(pool[i].chunk, pool[rank].score) for rank, i in enumerate(order)] + ranked[
-                len(pool) :
-            ]
+            ranked = self._first_statements_first(ranked, k, asked)
         return ranked[:k]
+
+    def _first_statements_first(self, ranked: list[Hit], k: int, asked: list[str]) -> list[Hit]:
+        """Reorder the best pages so a repeated passage is cited where it is first stated."""
+        pool = ranked[: max(REPEAT_POOL, k)]
+        passages = [Passage(h.chunk.file, h.chunk.page, h.chunk.text, h.score) for h in pool]
+        order = first_statements_first(passages, asked, self.repeat_words)
+        # The scores stay with the ranks: a page moved up takes the score of the rank it moved to.
+        return [Hit(pool[i].chunk, pool[rank].score) for rank, i in enumerate(order)] + ranked[len(pool) :]
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun, allowed: FileFilter | None = None
