@@ -5,76 +5,14 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 
-from bot.queue import Job, QuestionQueue
-from bot.slack.app import make_web_client
-from bot.slack.thread import ThreadReplies
-from bot.worker import Worker
 from tests.bot.answerers import MANU, ScriptedAnswerer
-from tests.fake_slack import FakeSlack, fake_slack  # noqa: F401
+from tests.bot.worker_rig import INTERVAL, Rig
 from tests.waiting import wait_until
-from vectorstore.status import IndexStatus
 
-INTERVAL = 0.2
 pytestmark = pytest.mark.timeout(60)
-
-
-class Rig:
-    """A queue in tmp_path, ThreadReplies pointed at the fake, and workers started on demand."""
-
-    def __init__(self, fake: FakeSlack, tmp_path: Path, make_settings: Callable[..., Any]) -> None:
-        self.fake = fake
-        self.settings = make_settings(slack_bot_token=fake.bot_token, slack_api_url=fake.api_url)
-        self.queue = QuestionQueue.beside_index(tmp_path / "index", max_size=50, per_user_max=50)
-        self.replies = ThreadReplies(make_web_client(self.settings))
-        self.workers: list[Worker] = []
-        self.n = 0
-
-    def worker(self, answerer: ScriptedAnswerer, **kwargs: Any) -> Worker:
-        worker = Worker(
-            self.queue,
-            answerer,
-            self.replies,
-            index_status=lambda: IndexStatus(files=3, chunks=40, updated_at=None),
-            update_interval=INTERVAL,
-            retry_backoff=(0.05,),
-            **kwargs,
-        )
-        worker.start()
-        self.workers.append(worker)
-        return worker
-
-    def ask(self, question: str, channel: str = "C1") -> Job:
-        self.n += 1
-        ts = f"1700000000.{self.n:06d}"
-        result = self.queue.enqueue(
-            event_id=f"Ev{self.n}", channel=channel, ts=ts, thread_ts=ts, user="U1", question=question
-        )
-        assert result.job is not None
-        return result.job
-
-    def bot_messages(self, job: Job) -> list[dict[str, Any]]:
-        return [m for m in self.fake.messages(job.channel, job.thread_ts) if m.get("bot_id")]
-
-    def final_text(self, job: Job) -> str:
-        return "\n".join(str(m.get("text", "")) for m in self.bot_messages(job))
-
-    def wait_answered(self, job: Job, timeout: float = 10) -> None:
-        self.fake.wait_for(lambda _: "Sources" in self.final_text(job), timeout)
-
-
-@pytest.fixture
-def rig(fake_slack: FakeSlack, tmp_path: Path, make_settings: Callable[..., Any]) -> Iterator[Rig]:  # noqa: F811
-    rig = Rig(fake_slack, tmp_path, make_settings)
-    yield rig
-    for worker in rig.workers:
-        worker.stop(5)
-    rig.queue.close()
 
 
 def test_streams_partial_answers_then_finalises_one_message(rig: Rig) -> None:

@@ -8,9 +8,7 @@ the queue. The reopened queue marks such jobs `revived`; the worker looks in the
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -18,18 +16,10 @@ from bot.queue import QUEUE_FILE, Job, QuestionQueue
 from bot.slack.render import render_placeholder
 from bot.slack.thread import answer_metadata
 from tests.bot.answerers import ScriptedAnswerer
-from tests.bot.test_worker import Rig
-from tests.fake_slack import FakeSlack, fake_slack  # noqa: F401
+from tests.bot.worker_rig import Rig
+from tests.fake_slack import FakeSlack
 
 pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture
-def rig(fake_slack: FakeSlack, tmp_path: Path, make_settings: Callable[..., Any]) -> Iterator[Rig]:  # noqa: F811
-    rig = Rig(fake_slack, tmp_path, make_settings)
-    yield rig
-    for worker in rig.workers:
-        worker.stop(5)
 
 
 def ask(rig: Rig, question: str, thread_ts: str | None = None) -> Job:
@@ -54,7 +44,7 @@ def crash_while_active(rig: Rig, tmp_path: Path) -> Job:
 def test_the_placeholder_posted_before_the_crash_becomes_the_answer(
     rig: Rig,
     tmp_path: Path,
-    fake_slack: FakeSlack,  # noqa: F811
+    fake_slack: FakeSlack,
 ) -> None:
     job = ask(rig, "What is the minimum guarantee?")
     crash_while_active(rig, tmp_path)
@@ -70,7 +60,7 @@ def test_the_placeholder_posted_before_the_crash_becomes_the_answer(
 def test_a_revived_job_without_a_placeholder_posts_one(
     rig: Rig,
     tmp_path: Path,
-    fake_slack: FakeSlack,  # noqa: F811
+    fake_slack: FakeSlack,
 ) -> None:
     job = ask(rig, "What is the minimum guarantee?")
     crash_while_active(rig, tmp_path)
@@ -83,7 +73,7 @@ def test_a_revived_job_without_a_placeholder_posts_one(
 def test_another_questions_message_in_the_same_thread_is_not_taken(
     rig: Rig,
     tmp_path: Path,
-    fake_slack: FakeSlack,  # noqa: F811
+    fake_slack: FakeSlack,
 ) -> None:
     first = ask(rig, "What is the minimum guarantee?")
     ask(rig, "And who pays it?", thread_ts=first.thread_ts)
@@ -103,7 +93,7 @@ def test_another_questions_message_in_the_same_thread_is_not_taken(
 
 def test_jobs_that_were_not_interrupted_do_not_search_the_thread(
     rig: Rig,
-    fake_slack: FakeSlack,  # noqa: F811
+    fake_slack: FakeSlack,
 ) -> None:
     job = ask(rig, "What is the minimum guarantee?")
     rig.worker(ScriptedAnswerer(mode="retrieval-only"))
@@ -113,7 +103,7 @@ def test_jobs_that_were_not_interrupted_do_not_search_the_thread(
     assert post.args["metadata"] == answer_metadata(job.ts)
 
 
-def test_metadata_is_only_returned_when_asked_for(rig: Rig, fake_slack: FakeSlack) -> None:  # noqa: F811
+def test_metadata_is_only_returned_when_asked_for(rig: Rig, fake_slack: FakeSlack) -> None:
     job = ask(rig, "What is the minimum guarantee?")
     rig.replies.post(job.channel, job.thread_ts, render_placeholder(), answer_metadata(job.ts))
     client = rig.replies.client
