@@ -8,12 +8,12 @@ import pytest
 
 from ingest.cpu_gate import CpuGate
 from tests.bot.answerers import ScriptedAnswerer
-from tests.bot.test_worker import Rig, rig  # noqa: F401
+from tests.bot.worker_rig import Rig
 
 pytestmark = pytest.mark.timeout(60)
 
 
-def test_an_indexing_step_waits_for_the_whole_answer(rig: Rig) -> None:  # noqa: F811
+def test_an_indexing_step_waits_for_the_whole_answer(rig: Rig) -> None:
     gate = CpuGate()
     release = threading.Event()
     answerer = ScriptedAnswerer(gate=release)
@@ -37,7 +37,7 @@ def test_an_indexing_step_waits_for_the_whole_answer(rig: Rig) -> None:  # noqa:
     assert gate.stats().questions == 1
 
 
-def test_a_failed_answer_gives_the_cpu_back(rig: Rig) -> None:  # noqa: F811
+def test_a_failed_answer_gives_the_cpu_back(rig: Rig) -> None:
     gate = CpuGate()
     rig.worker(ScriptedAnswerer(), cpu_gate=gate)
     job = rig.ask("please explode")
