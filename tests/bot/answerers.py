@@ -31,7 +31,7 @@ class ScriptedAnswerer:
         mode: AnswerMode = "llm",
         cut_off: bool = False,
         gate: threading.Event | None = None,
-        after_token: Callable[[str], None] | None = None,
+        after_token: Callable[[str], object] | None = None,
     ) -> None:
         self.text_for = text_for or (lambda q: f"Answer to: {q}")
         self.sources = list(sources)

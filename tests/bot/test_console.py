@@ -27,7 +27,8 @@ class TypeAfterFirstPrompt(io.StringIO):
         super().__init__(text)
         self.before_first: Callable[[], None] | None = before_first
 
-    def readline(self, size: int | None = -1) -> str:  # type: ignore[override]
+    # typeshed: _TextIOBase.readline (str) itself overrides _IOBase.readline (bytes) incompatibly
+    def readline(self, size: int = -1, /) -> str:  # type: ignore[override]
         if self.before_first:
             self.before_first()
             self.before_first = None
@@ -39,7 +40,10 @@ def test_empty_data_dir_then_dropped_pdf_is_answered_retrieval_only(
 ) -> None:
     settings = make_settings()
     engine = open_engine(settings, embeddings=embeddings)
-    drop = lambda: make_text_pdf(settings.data_dir / "club.pdf", ["Cover", ADIDAS], labels=["i", "43"])  # noqa: E731
+
+    def drop() -> None:
+        make_text_pdf(settings.data_dir / "club.pdf", ["Cover", ADIDAS], labels=["i", "43"])
+
     stdin = TypeAfterFirstPrompt("How much is the minimum guarantee payable by adidas?\nstatus\nquit\n", drop)
     out = io.StringIO()
     assert run_console(engine, stdin, out) == 0

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from bot.answer import Turn
-from bot.queue import QuestionQueue
+from bot.queue import Enqueued, QuestionQueue
 
 
 def open_queue(tmp_path: Path, max_size: int = 100, per_user_max: int = 100) -> QuestionQueue:
     return QuestionQueue.beside_index(tmp_path / "index", max_size=max_size, per_user_max=per_user_max)
 
 
-def ask(queue: QuestionQueue, n: int, *, user: str = "U1", channel: str = "C1", event_id: str = ""):
+def ask(
+    queue: QuestionQueue, n: int, *, user: str = "U1", channel: str = "C1", event_id: str = ""
+) -> Enqueued:
     ts = f"1700000000.{n:06d}"
     return queue.enqueue(
         event_id=event_id or f"Ev{n}", channel=channel, ts=ts, thread_ts=ts, user=user, question=f"q{n}"
@@ -23,7 +26,7 @@ def ask(queue: QuestionQueue, n: int, *, user: str = "U1", channel: str = "C1", 
 
 
 @pytest.fixture
-def queue(tmp_path: Path):
+def queue(tmp_path: Path) -> Iterator[QuestionQueue]:
     q = open_queue(tmp_path)
     yield q
     q.close()

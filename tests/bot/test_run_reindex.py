@@ -32,7 +32,8 @@ class TypeWhen(io.StringIO):
         self.before = before
         self.lines = 0
 
-    def readline(self, size: int | None = -1) -> str:  # type: ignore[override]
+    # typeshed: _TextIOBase.readline (str) itself overrides _IOBase.readline (bytes) incompatibly
+    def readline(self, size: int = -1, /) -> str:  # type: ignore[override]
         self.lines += 1
         if self.lines in self.before:
             self.before[self.lines]()
@@ -46,10 +47,14 @@ def test_console_reindexes_in_the_background_and_on_request(
     engine = open_engine(settings, load_llm=False, embeddings=embeddings)
     gate = CpuGate()
     reindex = build_reindexer(engine, gate)
-    drop = lambda: make_text_pdf(settings.data_dir / "club.pdf", ["Cover", ADIDAS], labels=["i", "43"])  # noqa: E731
+
+    def drop_after_the_first_run() -> None:
+        reindex.wait_for_runs(1, 30)
+        make_text_pdf(settings.data_dir / "club.pdf", ["Cover", ADIDAS], labels=["i", "43"])
+
     stdin = TypeWhen(
         "reindex\nHow much is the minimum guarantee payable by adidas?\nstatus\nquit\n",
-        {1: lambda: (reindex.wait_for_runs(1, 30), drop())},  # type: ignore[func-returns-value]
+        {1: drop_after_the_first_run},
     )
     out = io.StringIO()
     try:

@@ -5,6 +5,10 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
 
 PAGE_WIDTH, PAGE_HEIGHT = 612, 792  # US Letter, points
 DPI = 200
@@ -27,7 +31,7 @@ def make_scanned_text_pdf(path: Path, pages: Sequence[Sequence[str]]) -> Path:
     return path
 
 
-def _page_image(lines: Sequence[str]):  # type: ignore[no-untyped-def]
+def _page_image(lines: Sequence[str]) -> Image:
     import reportlab
     from PIL import Image, ImageDraw, ImageFont
 

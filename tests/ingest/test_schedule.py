@@ -4,7 +4,7 @@ saved beside the index, runs on request, failures survived, stopping mid-run."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -45,7 +45,9 @@ def schedulers() -> Iterator[list[ReindexScheduler]]:
         scheduler.stop()
 
 
-def folder_sync(folder: Path, store: IndexStore, embeddings: Embeddings, gate: CpuGate | None = None):  # type: ignore[no-untyped-def]
+def folder_sync(
+    folder: Path, store: IndexStore, embeddings: Embeddings, gate: CpuGate | None = None
+) -> Callable[[threading.Event], SyncReport]:
     def sync(cancel: threading.Event) -> SyncReport:
         return sync_folder(folder, store, embeddings, SyncOptions(cpu_gate=gate, cancel=cancel))
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from langchain_core.embeddings import Embeddings
 
 from ingest.cpu_gate import CpuGate
-from ingest.sync import SyncOptions, scan_folder, sync_folder
+from ingest.sync import SyncOptions, SyncReport, scan_folder, sync_folder
 from tests.pdfs import make_image_only_pdf, make_text_pdf
 from vectorstore.retriever import HybridRetriever
 from vectorstore.store import IndexStore
@@ -31,14 +33,14 @@ def data(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> IndexStore:
+def store(tmp_path: Path) -> Iterator[IndexStore]:
     s = IndexStore(tmp_path / "index", dim=384, model_id="minilm")
     yield s
     s.close()
 
 
-def sync(data: Path, store: IndexStore, embeddings: Embeddings, **options: object):  # type: ignore[no-untyped-def]
-    return sync_folder(data, store, embeddings, SyncOptions(**options))  # type: ignore[arg-type]
+def sync(data: Path, store: IndexStore, embeddings: Embeddings, **options: Any) -> SyncReport:
+    return sync_folder(data, store, embeddings, SyncOptions(**options))
 
 
 def cited(store: IndexStore, embeddings: Embeddings, question: str) -> list[tuple[str, int]]:

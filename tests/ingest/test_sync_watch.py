@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from langchain_core.embeddings import Embeddings
 
-from ingest.cpu_gate import CpuGate
+from ingest.cpu_gate import CpuGate, Turn
 from ingest.sync import SyncOptions, sync_folder
 from tests.pdfs import make_text_pdf
 from vectorstore.retriever import HybridRetriever
@@ -31,11 +31,11 @@ class HookGate(CpuGate):
         self.calls = 0
 
     @contextmanager
-    def step(self, cancel: threading.Event | None = None) -> Iterator[None]:
-        with super().step(cancel):
+    def step(self, cancel: threading.Event | None = None) -> Iterator[Turn]:
+        with super().step(cancel) as turn:
             self.calls += 1
             self.hook(self.calls)
-            yield
+            yield turn
 
 
 @pytest.fixture

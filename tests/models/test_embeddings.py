@@ -32,7 +32,7 @@ SENTENCES = [
 
 def test_auto_uses_openvino_when_it_works(openvino_embeddings: Any, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="models.embeddings")
-    auto = _load.__wrapped__("", 16, "auto", None)  # type: ignore[attr-defined]
+    auto = _load.__wrapped__("", 16, "auto", None)
     assert runtime_of(auto) == "openvino"
     assert runtime_of(openvino_embeddings) == "openvino"
     assert "embedding runtime=openvino" in caplog.text
@@ -43,7 +43,7 @@ def test_auto_falls_back_to_torch_without_openvino(
 ) -> None:
     monkeypatch.setitem(sys.modules, "openvino", None)  # `import openvino` now raises ImportError
     caplog.set_level(logging.INFO, logger="models.embeddings")
-    model = _load.__wrapped__("", 16, "auto", tmp_path / "cache")  # type: ignore[attr-defined]
+    model = _load.__wrapped__("", 16, "auto", tmp_path / "cache")
     assert runtime_of(model) == "torch"
     assert len(model.embed_query("a question")) == 384
     assert "embedding runtime=torch" in caplog.text and "openvino unavailable" in caplog.text
@@ -54,12 +54,12 @@ def test_explicit_openvino_fails_loudly_without_openvino(
 ) -> None:
     monkeypatch.setitem(sys.modules, "openvino", None)
     with pytest.raises(openvino_export.ExportError, match="openvino"):
-        _load.__wrapped__("", 16, "openvino", tmp_path / "cache")  # type: ignore[attr-defined]
+        _load.__wrapped__("", 16, "openvino", tmp_path / "cache")
 
 
 def test_custom_model_is_refused_on_openvino() -> None:
     with pytest.raises(ValueError, match="packaged model only"):
-        _load.__wrapped__("some/other-model", 16, "openvino", None)  # type: ignore[attr-defined]
+        _load.__wrapped__("some/other-model", 16, "openvino", None)
 
 
 def test_cached_export_is_reused_without_exporting(
@@ -119,7 +119,7 @@ def test_failed_export_is_noted_so_auto_does_not_retry_it(
     with pytest.raises(openvino_export.ExportError, match="no CPU plugin"):
         openvino_export.cached_model(model_dir, tmp_path, retry_failed=False)
     assert len(calls) == 1
-    auto = _load.__wrapped__("", 16, "auto", tmp_path)  # type: ignore[attr-defined]
+    auto = _load.__wrapped__("", 16, "auto", tmp_path)
     assert runtime_of(auto) == "torch" and len(calls) == 1
 
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,8 @@ class TokenRecorder(BaseCallbackHandler):
     def __init__(self) -> None:
         self.tokens: list[str] = []
 
-    def on_llm_new_token(self, token: str, **kwargs: Any) -> None:
+    def on_llm_new_token(self, token: str | list[str | dict[str, Any]], **kwargs: Any) -> None:
+        assert isinstance(token, str)  # a text LLM streams text tokens
         self.tokens.append(token)
 
 
@@ -134,6 +135,7 @@ def test_count_tokens_uses_the_models_tokenizer(tiny_llm: LocalLLM) -> None:
 def test_closing_the_stream_stops_generation(tiny_llm: LocalLLM) -> None:
     reference = tiny_llm.invoke(PROMPT, max_new_tokens=200)
     stream = tiny_llm.stream(PROMPT, max_new_tokens=200)
+    assert isinstance(stream, Generator)  # so it can be closed
     first = [next(stream), next(stream)]
     stream.close()
     engine: Any = tiny_llm._engine
@@ -162,7 +164,7 @@ def test_cancel_during_generation_cuts_the_answer(tiny_llm: LocalLLM) -> None:
     cancel = threading.Event()
 
     class CancelAfterThree(TokenRecorder):
-        def on_llm_new_token(self, token: str, **kwargs: Any) -> None:
+        def on_llm_new_token(self, token: str | list[str | dict[str, Any]], **kwargs: Any) -> None:
             super().on_llm_new_token(token, **kwargs)
             if len(self.tokens) == 3:
                 cancel.set()
@@ -193,6 +195,7 @@ def test_answer_stops_when_the_context_is_full(tiny_llm: LocalLLM) -> None:
 
 def test_one_generation_at_a_time(tiny_llm: LocalLLM) -> None:
     holder = tiny_llm._stream(PROMPT)
+    assert isinstance(holder, Generator)  # so it can be closed
     next(holder)  # this generator now holds the model
     started = threading.Event()
     result: list[str] = []

@@ -5,7 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -30,7 +32,7 @@ def chunks(*texts: str) -> list[ChunkInput]:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> IndexStore:
+def store(tmp_path: Path) -> Iterator[IndexStore]:
     s = IndexStore(tmp_path / "index", dim=DIM, model_id="test-model")
     yield s
     s.close()
@@ -76,7 +78,7 @@ def test_a_search_runs_faiss_on_one_thread_and_restores_the_setting(
     seen: list[int] = []
     search = faiss.IndexIDMap2.search
 
-    def spy(index: object, *args: object, **kwargs: object) -> object:
+    def spy(index: faiss.IndexIDMap2, *args: Any, **kwargs: Any) -> Any:
         seen.append(faiss.omp_get_max_threads())
         return search(index, *args, **kwargs)
 

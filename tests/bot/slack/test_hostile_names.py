@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,7 @@ UNSAFE_CHARS = ("\n", "\r", "\x1b", "\u202e", "\t")
 
 
 @pytest.fixture
-def share(tmp_path: Path, embeddings: Embeddings) -> tuple[IndexStore, SyncReport]:
+def share(tmp_path: Path, embeddings: Embeddings) -> Iterator[tuple[IndexStore, SyncReport]]:
     data = tmp_path / "data"
     for name, text in NAMED.items():
         make_text_pdf(data / name, [text])

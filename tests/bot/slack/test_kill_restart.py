@@ -228,9 +228,11 @@ def run_random_kill_trials(fake: FakeSlack, root: Path, trials: int, seed: int) 
                 question = rng.choice(["adidas guarantee amount?", "when to report a workplace injury?"])
                 threads[name] = fake.mention(f"{name} {question}", user=f"U{rng.randrange(6)}")[1]
             cut = rng.randrange(len(burst))  # kill once this many of the burst's answers are in Slack
-            fake.wait_for(
-                lambda f, b=burst, c=cut: sum(bool(answer_messages(f, threads[n])) for n in b) >= c, 60
-            )
+
+            def answered_enough(f: FakeSlack, b: list[str] = burst, c: int = cut) -> bool:
+                return sum(bool(answer_messages(f, threads[n])) for n in b) >= c
+
+            fake.wait_for(answered_enough, 60)
             bot.kill()
             in_queue_at_kill |= queued_jobs(root / "index")
             opened = fake.connections_opened
