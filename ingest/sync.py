@@ -182,7 +182,7 @@ def sync_folder(
     missing = {path: info for path, info in known.items() if path not in disk}
     todo: list[tuple[DiskFile, str]] = []
     for item, sha in work:
-        if item.path not in rechunk and _reuse(item, sha, store, known, missing, report, rechunk):
+        if _reuse(item, sha, store, known, missing, report, rechunk):
             continue
         todo.append((item, sha))
     for path in sorted(missing):
@@ -247,11 +247,11 @@ def _plan(
     work: list[tuple[DiskFile, str]] = []
     for path, item in disk.items():
         info = known.get(path)
-        if info and path in rechunk and info.size == item.size and info.mtime_ns == item.mtime_ns:
-            work.append((item, info.sha256))
-            continue
         if info and info.size == item.size and info.mtime_ns == item.mtime_ns:
-            report.unchanged.append(path)
+            if path in rechunk:
+                work.append((item, info.sha256))
+            else:
+                report.unchanged.append(path)
             continue
         if options.settle_seconds and now_ns - item.mtime_ns < options.settle_seconds * 1e9:
             report.deferred.append(path)  # still being written; a half-copied PDF must not be indexed

@@ -80,24 +80,26 @@ def test_adidas_question_cites_page_53_first(corpus_index: CorpusIndex) -> None:
     assert "minimum guarantee" in hits[0]["text"] and "adidas" in hits[0]["text"]
 
 
-@pytest.mark.parametrize("questions", ["questions.jsonl", "holdout.jsonl"])
-def test_retrieval_meets_the_quality_bar(corpus_index: CorpusIndex, questions: str) -> None:
+# The bar (hit@4 >= 0.95, hit@2 >= 0.85) on the tuning and first held-out sets. The two blind
+# sets, scored once with the retrieval as it stands, read 0.833/0.933 and 0.933/0.933 (hit@2/hit@4), just
+# under the bar on hit@4: for them this guards against regressions, it is not the bar.
+@pytest.mark.parametrize(
+    ("questions", "min_hit4", "min_hit2"),
+    [
+        ("questions.jsonl", 0.95, 0.85),
+        ("holdout.jsonl", 0.95, 0.85),
+        ("holdout2.jsonl", 0.9, 0.8),
+        ("holdout3.jsonl", 0.9, 0.8),
+    ],
+)
+def test_retrieval_quality(
+    corpus_index: CorpusIndex, questions: str, min_hit4: float, min_hit2: float
+) -> None:
     report = json.loads(docbot(corpus_index, "eval", f"tests/eval/{questions}", "--k", "2,4", "--json"))
     overall = report["overall"]
     print(questions, json.dumps(overall))
-    assert overall["page_hit@4"] >= 0.95, report["misses"]
-    assert overall["page_hit@2"] >= 0.85, report["misses"]
-
-
-@pytest.mark.parametrize("questions", ["holdout2.jsonl", "holdout3.jsonl"])
-def test_blind_question_sets_do_not_regress(corpus_index: CorpusIndex, questions: str) -> None:
-    # Written blind and scored once with the retrieval as it stands: 0.833/0.933 and 0.933/0.933
-    # (hit@2/hit@4), just under the 0.85/0.95 on hit@4. A guard against regressions, not the bar.
-    report = json.loads(docbot(corpus_index, "eval", f"tests/eval/{questions}", "--k", "2,4", "--json"))
-    overall = report["overall"]
-    print(questions, json.dumps(overall))
-    assert overall["page_hit@4"] >= 0.9, report["misses"]
-    assert overall["page_hit@2"] >= 0.8, report["misses"]
+    assert overall["page_hit@4"] >= min_hit4, report["misses"]
+    assert overall["page_hit@2"] >= min_hit2, report["misses"]
 
 
 def test_status_lists_files_and_failures(corpus_index: CorpusIndex) -> None:
