@@ -32,13 +32,15 @@ def first_statements_first(ranked: list[Passage], asked: list[str], size: int) -
     """
     order = list(range(len(ranked)))
     words = [_WORD.findall(passage.text.lower()) for passage in ranked]
+    runs = [_shingles(passage_words, size) for passage_words in words]  # once per passage, not per pair
+    found = [set(asked) & set(passage_words) for passage_words in words]
     for rank in range(len(order)):
         current = order[rank]
         earlier = [
             later_rank
             for later_rank in range(rank + 1, len(order))
             if _near_tie_before(ranked[order[later_rank]], ranked[current])
-            and _repeats(words[current], words[order[later_rank]], size, asked)
+            and _repeats(runs[current], found[current], runs[order[later_rank]])
         ]
         if earlier:
             swap = min(earlier, key=lambda later_rank: ranked[order[later_rank]].page)
@@ -55,13 +57,12 @@ def _near_tie_before(candidate: Passage, current: Passage) -> bool:
     )
 
 
-def _repeats(later: list[str], earlier: list[str], size: int, asked: list[str]) -> bool:
-    """Whether `earlier` repeats a run of `size` words of `later` holding most of the asked words it has."""
-    shared = _shingles(later, size) & _shingles(earlier, size)
+def _repeats(later: set[tuple[str, ...]], found: set[str], earlier: set[tuple[str, ...]]) -> bool:
+    """Whether `earlier` shares a word run with `later` that holds most of the asked words `later` has."""
+    shared = later & earlier
     if not shared:
         return False
-    found = set(asked) & set(later)
-    in_shared = found & {word for shingle in shared for word in shingle}
+    in_shared = found & {word for run in shared for word in run}
     return len(in_shared) >= REPEAT_KEYWORDS * len(found)
 
 
