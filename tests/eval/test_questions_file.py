@@ -1,4 +1,4 @@
-"""Shape checks for the retrieval question sets in tests/eval/ (the tuning set and three held-out sets)."""
+"""Shape checks for the retrieval question sets in tests/eval/ (the tuning set and seven held-out sets)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,12 @@ import pytest
 from bot.evaluate import EvalQuestion, load_questions
 
 HERE = Path(__file__).resolve().parent
-QUESTION_FILES = {"questions.jsonl": 60, "holdout.jsonl": 20, "holdout2.jsonl": 30, "holdout3.jsonl": 30}
+QUESTION_FILES = {
+    "questions.jsonl": 60,
+    "holdout.jsonl": 20,
+    **{f"holdout{n}.jsonl": 30 for n in range(2, 8)},
+}
+BLIND_FILES = [f"holdout{n}.jsonl" for n in range(2, 8)]
 MIN_DOCS = 6
 
 
@@ -52,13 +57,30 @@ def test_holdout_is_disjoint_from_tuning_set() -> None:
     assert [q for q in holdout if (q.doc, q.page) in tuning_pages] == []
 
 
-@pytest.mark.parametrize("name", ["holdout2.jsonl", "holdout3.jsonl"])
+@pytest.mark.parametrize("name", BLIND_FILES)
 def test_blind_holdouts_repeat_no_earlier_question(name: str) -> None:
-    # Written blind, one after the other, as fresh checks; the two short documents (an 11-page handbook, a
-    # 16-page paper) have no unused pages left, so only the questions must differ.
+    # Written blind, in rounds, as fresh checks; the two short documents (an 11-page handbook, a 16-page
+    # paper) have no unused pages left, so only the questions must differ.
     earlier = [q for other in QUESTION_FILES if other != name for q in load_questions(HERE / other)]
     fresh = load_questions(HERE / name)
     assert {q.question.lower() for q in earlier}.isdisjoint(q.question.lower() for q in fresh)
+
+
+def test_blind_holdouts_ask_about_new_pages_of_the_long_documents() -> None:
+    # holdout4-7 were written with disjoint page rules (even / odd, multiples of 3 / the rest) and told to
+    # skip every page of the long filings and the spec that an earlier set had used.
+    long_docs = {
+        "lyft_2021_10k.pdf",
+        "uber_2021_10k.pdf",
+        "manu-20f-2022-09-24.pdf",
+        "riscv_unprivileged_isa_20191214.pdf",
+    }
+    seen: set[tuple[str, int]] = set()
+    for name in QUESTION_FILES:
+        pages = [(q.doc, q.page) for q in load_questions(HERE / name) if q.doc in long_docs]
+        if name in BLIND_FILES[2:]:
+            assert seen.isdisjoint(pages), name
+        seen.update(pages)
 
 
 def test_required_question_is_present() -> None:
