@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from bench.common import (
     BENCH_OUT,
+    BLIND_SETS,
     CORPUS_INDEX_DIR,
     TUTORIAL_INDEX_DIR,
     Goal,
@@ -101,6 +102,32 @@ def _row(name: str, tutorial: dict[str, Any], docbot: dict[str, Any]) -> list[st
     return [*cells, f"{tutorial['mrr']:.3f}", f"{docbot['mrr']:.3f}"]
 
 
+BLIND = "blind"  # the pooled blind sets
+BAR = {"page_hit@4": 0.95, "page_hit@2": 0.85}  # issue 2's bar for questions docbot was not tuned on
+
+
+def pooled_blind_questions(paths: list[Path]) -> Path:
+    """One JSONL file of every blind set's questions, in bench-out/ (scored as one set)."""
+    lines = [line for p in paths if p.name in BLIND_SETS for line in p.read_text("utf-8").splitlines()]
+    pooled = BENCH_OUT / f"{BLIND}.jsonl"
+    pooled.write_text("".join(f"{line}\n" for line in lines if line.strip()), encoding="utf-8")
+    return pooled
+
+
+def bar_goal(blind: dict[str, Any]) -> Goal:
+    """Issue 2's bar (page-hit@4 >= 0.95, page-hit@2 >= 0.85) on the pooled blind questions."""
+    docbot = blind["docbot"]["overall"]
+    short = [f"{key} {docbot[key]:.3f} < {bar}" for key, bar in BAR.items() if docbot[key] < bar]
+    return Goal(
+        goal="Issue 2's quality bar on questions written blind",
+        target="page-hit@4 ≥ 0.95 and page-hit@2 ≥ 0.85",
+        measured=f"{docbot['n']} blind questions: hit@4 {docbot['page_hit@4']:.3f}, "
+        f"hit@2 {docbot['page_hit@2']:.3f}, MRR {docbot['mrr']:.3f}",
+        met=not short,
+        why="; ".join(short),
+    )
+
+
 def goal_of(sets: dict[str, dict[str, Any]]) -> Goal:
     """docbot's page-hit@k and MRR not lower than the tutorial's on every set."""
     lower = []
@@ -152,13 +179,16 @@ def main() -> None:
 
     index, reused = load_or_build(corpus_pdfs(), TUTORIAL_INDEX_DIR)
     sets: dict[str, dict[str, Any]] = {}
-    for path in eval_questions_paths():
+    paths = eval_questions_paths()
+    for path in [*paths, pooled_blind_questions(paths)]:
         sets[path.stem] = {"tutorial": tutorial_eval(path, index), "docbot": docbot_eval(path)}
-    goal = goal_of(sets)
+    goals = [goal_of(sets), bar_goal(sets[BLIND])]
     sections = [table(name, both["tutorial"], both["docbot"]) for name, both in sets.items()]
     runtimes = ", ".join(index_runtimes(CORPUS_INDEX_DIR)) or "unrecorded"
     sections[-1].notes += [
-        "docbot's fusion weights were tuned on questions.jsonl; holdout.jsonl was not used for tuning.",
+        "docbot's weights were tuned on questions.jsonl and holdout.jsonl's misses were read; holdout2-7 "
+        "were written blind (by people who never ran docbot's retrieval), each scored once before its "
+        "misses were read (holdout3's never were); 'blind' pools those 180 questions.",
         f"docbot's index was built with its defaults (embedding runtime: {runtimes}); the tutorial's with "
         "sentence-transformers on torch. Tutorial hit@k: its k nearest chunks, as its main.py fetched them "
         "(two chunks of one page count once); docbot hit@k: its k passages, one per page.",
@@ -170,7 +200,7 @@ def main() -> None:
         "sets": sets,
     }
     path = write_results(
-        PART, record, title=TITLE, goals=[goal], sections=sections, chart=chart_of(sets), quick=args.quick
+        PART, record, title=TITLE, goals=goals, sections=sections, chart=chart_of(sets), quick=args.quick
     )
     for name, both in sets.items():
         t, d = both["tutorial"]["overall"], both["docbot"]["overall"]

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bench.quality import goal_of, tutorial_eval
+import pytest
+
+from bench import quality
+from bench.quality import bar_goal, goal_of, pooled_blind_questions, tutorial_eval
 from bench.tutorial import build_tutorial_index
 from tests.pdfs import make_text_pdf
 
@@ -42,3 +45,28 @@ def test_goal_names_every_figure_where_docbot_is_lower() -> None:
     assert goal.why == "holdout page_hit@4: docbot 0.750 < tutorial 0.800"
     better = goal_of({"holdout": {"tutorial": {"overall": tutorial}, "docbot": {"overall": tutorial}}})
     assert better.met is True and better.why == ""
+
+
+def test_bar_goal_is_met_only_when_both_rates_reach_the_bar() -> None:
+    def goal(hit4: float, hit2: float) -> tuple[bool | None, str]:
+        overall = {"n": 180, "page_hit@4": hit4, "page_hit@2": hit2, "mrr": 0.8}
+        result = bar_goal({"tutorial": {}, "docbot": {"overall": overall}})
+        assert result.measured.startswith("180 blind questions: hit@4")
+        return result.met, result.why
+
+    assert goal(0.95, 0.85) == (True, "")
+    assert goal(0.9222, 0.8333) == (False, "page_hit@4 0.922 < 0.95; page_hit@2 0.833 < 0.85")
+    assert goal(0.96, 0.84) == (False, "page_hit@2 0.840 < 0.85")
+
+
+def test_pooled_blind_file_holds_the_blind_sets_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(quality, "BENCH_OUT", tmp_path)
+    files = {"questions.jsonl": ["a"], "holdout2.jsonl": ["b", "c"], "holdout7.jsonl": ["d"]}
+    paths = []
+    for name, questions in files.items():
+        path = tmp_path / name
+        path.write_text("\n".join(json.dumps({"question": q}) for q in questions), encoding="utf-8")
+        paths.append(path)
+    pooled = pooled_blind_questions(paths)
+    assert pooled.parent == tmp_path and pooled.name == "blind.jsonl"
+    assert [json.loads(line)["question"] for line in pooled.read_text().splitlines()] == ["b", "c", "d"]
