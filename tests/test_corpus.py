@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -80,26 +81,30 @@ def test_adidas_question_cites_page_53_first(corpus_index: CorpusIndex) -> None:
     assert "minimum guarantee" in hits[0]["text"] and "adidas" in hits[0]["text"]
 
 
-# The bar (hit@4 >= 0.95, hit@2 >= 0.85) on the tuning and first held-out sets. The two blind
-# sets, scored once with the retrieval as it stands, read 0.833/0.933 and 0.933/0.933 (hit@2/hit@4), just
-# under the bar on hit@4: for them this guards against regressions, it is not the bar.
-@pytest.mark.parametrize(
-    ("questions", "min_hit4", "min_hit2"),
-    [
-        ("questions.jsonl", 0.95, 0.85),
-        ("holdout.jsonl", 0.95, 0.85),
-        ("holdout2.jsonl", 0.9, 0.8),
-        ("holdout3.jsonl", 0.9, 0.8),
-    ],
-)
-def test_retrieval_quality(
-    corpus_index: CorpusIndex, questions: str, min_hit4: float, min_hit2: float
-) -> None:
-    report = json.loads(docbot(corpus_index, "eval", f"tests/eval/{questions}", "--k", "2,4", "--json"))
-    overall = report["overall"]
-    print(questions, json.dumps(overall))
-    assert overall["page_hit@4"] >= min_hit4, report["misses"]
-    assert overall["page_hit@2"] >= min_hit2, report["misses"]
+# The bar (hit@4 >= 0.95, hit@2 >= 0.85) on the tuning and first held-out sets (both read in tuning).
+@pytest.mark.parametrize("questions", ["questions.jsonl", "holdout.jsonl"])
+def test_retrieval_quality_on_the_tuning_sets(corpus_index: CorpusIndex, questions: str) -> None:
+    overall, misses = eval_report(corpus_index, REPO / "tests" / "eval" / questions)
+    assert overall["page_hit@4"] >= 0.95, misses
+    assert overall["page_hit@2"] >= 0.85, misses
+
+
+# The 180 questions of holdout2-7, written blind and each scored once with the retrieval as it stood, read
+# 0.922 hit@4 and 0.833 hit@2 pooled: under the bar (see the README). Here a floor against regressions.
+def test_retrieval_quality_on_the_blind_sets(corpus_index: CorpusIndex, tmp_path: Path) -> None:
+    pooled = tmp_path / "blind.jsonl"
+    sets = [REPO / "tests" / "eval" / f"holdout{n}.jsonl" for n in range(2, 8)]
+    pooled.write_text("".join(f"{path.read_text('utf-8').rstrip()}\n" for path in sets), encoding="utf-8")
+    overall, misses = eval_report(corpus_index, pooled)
+    assert overall["n"] == 180
+    assert overall["page_hit@4"] >= 0.9, misses
+    assert overall["page_hit@2"] >= 0.8, misses
+
+
+def eval_report(index: CorpusIndex, questions: Path) -> tuple[dict[str, float], list[object]]:
+    report = json.loads(docbot(index, "eval", str(questions), "--k", "2,4", "--json"))
+    print(questions.name, json.dumps(report["overall"]))
+    return report["overall"], report["misses"]
 
 
 def test_status_lists_files_and_failures(corpus_index: CorpusIndex) -> None:
