@@ -29,16 +29,14 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from tests.eval import EVAL_DIR, QUESTION_SETS
+
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus"
 BENCH_OUT = REPO / "bench-out"  # git-ignored scratch space: indexes reused between parts
 RESULTS_DIR = REPO / "bench" / "results"
 CORPUS_INDEX_DIR = BENCH_OUT / "corpus-index"
 TUTORIAL_INDEX_DIR = BENCH_OUT / "tutorial-index"
-EVAL_DIR = REPO / "tests" / "eval"
-EVAL_SETS = ("questions.jsonl", "holdout.jsonl", *(f"holdout{n}.jsonl" for n in range(2, 8)))
-# Written blind by people who never ran docbot's retrieval, each scored once before its misses were read.
-BLIND_SETS = tuple(f"holdout{n}.jsonl" for n in range(2, 8))
 
 
 def scratch_dir() -> Path:
@@ -235,8 +233,8 @@ def corpus_pdfs() -> list[Path]:
 
 
 def eval_questions_paths() -> list[Path]:
-    """tests/eval's question sets (the tuning set and seven hold-out sets)."""
-    return [EVAL_DIR / name for name in EVAL_SETS]
+    """tests/eval's question sets (the tuning set and seven held-out sets)."""
+    return [EVAL_DIR / name for name in QUESTION_SETS]
 
 
 def clean_environment() -> None:

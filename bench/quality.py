@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 
 from bench.common import (
     BENCH_OUT,
-    BLIND_SETS,
     CORPUS_INDEX_DIR,
     TUTORIAL_INDEX_DIR,
     Goal,
@@ -34,6 +33,7 @@ from bench.common import (
     index_runtimes,
     write_results,
 )
+from tests.eval import BLIND_SETS
 
 if TYPE_CHECKING:
     from bench.tutorial import TutorialIndex
@@ -45,10 +45,10 @@ KS = (2, 4, 8)
 KS_ARG = ",".join(map(str, KS))
 
 
-def docbot_eval(questions: Path) -> dict[str, Any]:
-    """The JSON report of `docbot eval QUESTIONS --k 2,4,8 --json` on the corpus index."""
+def docbot_eval(questions: list[Path]) -> dict[str, Any]:
+    """The JSON report of `docbot eval SET... --k 2,4,8 --json` on the corpus index (sets pooled)."""
     result = subprocess.run(
-        [sys.executable, "-m", "bot", "eval", str(questions), "--k", KS_ARG, "--json"],
+        [sys.executable, "-m", "bot", "eval", *map(str, questions), "--k", KS_ARG, "--json"],
         env=docbot_env(),
         cwd=BENCH_OUT,
         capture_output=True,
@@ -60,11 +60,11 @@ def docbot_eval(questions: Path) -> dict[str, Any]:
     return report
 
 
-def tutorial_eval(questions: Path, index: TutorialIndex) -> dict[str, Any]:
+def tutorial_eval(questions: list[Path], index: TutorialIndex) -> dict[str, Any]:
     """bot/evaluate.py's report for the tutorial: hit@k from its k nearest chunks, MRR from its top 8."""
     from bot.evaluate import evaluate, load_questions
 
-    loaded = load_questions(questions)
+    loaded = [question for path in questions for question in load_questions(path)]
 
     def nearest(k: int) -> SearchFn:
         return lambda question, _depth: index.search(question, k)
@@ -102,16 +102,8 @@ def _row(name: str, tutorial: dict[str, Any], docbot: dict[str, Any]) -> list[st
     return [*cells, f"{tutorial['mrr']:.3f}", f"{docbot['mrr']:.3f}"]
 
 
-BLIND = "blind"  # the pooled blind sets
+BLIND = "blind"  # the blind sets, pooled into one report
 BAR = {"page_hit@4": 0.95, "page_hit@2": 0.85}  # issue 2's bar for questions docbot was not tuned on
-
-
-def pooled_blind_questions(paths: list[Path]) -> Path:
-    """One JSONL file of every blind set's questions, in bench-out/ (scored as one set)."""
-    lines = [line for p in paths if p.name in BLIND_SETS for line in p.read_text("utf-8").splitlines()]
-    pooled = BENCH_OUT / f"{BLIND}.jsonl"
-    pooled.write_text("".join(f"{line}\n" for line in lines if line.strip()), encoding="utf-8")
-    return pooled
 
 
 def bar_goal(blind: dict[str, Any]) -> Goal:
@@ -180,8 +172,9 @@ def main() -> None:
     index, reused = load_or_build(corpus_pdfs(), TUTORIAL_INDEX_DIR)
     sets: dict[str, dict[str, Any]] = {}
     paths = eval_questions_paths()
-    for path in [*paths, pooled_blind_questions(paths)]:
-        sets[path.stem] = {"tutorial": tutorial_eval(path, index), "docbot": docbot_eval(path)}
+    groups = {path.stem: [path] for path in paths} | {BLIND: [p for p in paths if p.name in BLIND_SETS]}
+    for name, group in groups.items():
+        sets[name] = {"tutorial": tutorial_eval(group, index), "docbot": docbot_eval(group)}
     goals = [goal_of(sets), bar_goal(sets[BLIND])]
     sections = [table(name, both["tutorial"], both["docbot"]) for name, both in sets.items()]
     runtimes = ", ".join(index_runtimes(CORPUS_INDEX_DIR)) or "unrecorded"

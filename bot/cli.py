@@ -54,7 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = sub.add_parser("eval", help="page-hit@k and MRR of retrieval over a question set")
     _add_dirs(evaluate)
-    evaluate.add_argument("questions", type=Path, help="JSONL: question, doc, page, also_on")
+    evaluate.add_argument(
+        "questions", type=Path, nargs="+", help="JSONL: question, doc, page, also_on (several files pool)"
+    )
     evaluate.add_argument("--k", default="2,4,8", help="comma-separated k values (default 2,4,8)")
     evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
 
@@ -372,11 +374,11 @@ def _reindex_line(schedule: ScheduleState | None) -> str:
 
 
 def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
-    """Report page-hit@k and MRR of retrieval over a JSONL question set."""
+    """Report page-hit@k and MRR of retrieval over JSONL question sets, pooled into one report."""
     from bot.evaluate import evaluate, load_questions
 
     ks = sorted({int(part) for part in args.k.split(",") if part.strip()})
-    questions = load_questions(args.questions)
+    questions = [question for path in args.questions for question in load_questions(path)]
     engine = _engine(settings, load_llm=False, need_index=True)
     try:
 

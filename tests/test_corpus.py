@@ -7,11 +7,11 @@ import shutil
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import REPO, CorpusIndex
+from tests.eval import BLIND_SETS, EVAL_DIR
 
 # The first test to use corpus_index builds it: about 6 minutes on 2 idle cores, up to 15 on busy ones.
 pytestmark = [pytest.mark.corpus, pytest.mark.slow, pytest.mark.timeout(1800)]
@@ -84,26 +84,24 @@ def test_adidas_question_cites_page_53_first(corpus_index: CorpusIndex) -> None:
 # The bar (hit@4 >= 0.95, hit@2 >= 0.85) on the tuning and first held-out sets (both read in tuning).
 @pytest.mark.parametrize("questions", ["questions.jsonl", "holdout.jsonl"])
 def test_retrieval_quality_on_the_tuning_sets(corpus_index: CorpusIndex, questions: str) -> None:
-    overall, misses = eval_report(corpus_index, REPO / "tests" / "eval" / questions)
+    overall, misses = eval_report(corpus_index, [questions])
     assert overall["page_hit@4"] >= 0.95, misses
     assert overall["page_hit@2"] >= 0.85, misses
 
 
 # The 180 questions of holdout2-7, written blind and each scored once with the retrieval as it stood, read
 # 0.922 hit@4 and 0.833 hit@2 pooled: under the bar (see the README). Here a floor against regressions.
-def test_retrieval_quality_on_the_blind_sets(corpus_index: CorpusIndex, tmp_path: Path) -> None:
-    pooled = tmp_path / "blind.jsonl"
-    sets = [REPO / "tests" / "eval" / f"holdout{n}.jsonl" for n in range(2, 8)]
-    pooled.write_text("".join(f"{path.read_text('utf-8').rstrip()}\n" for path in sets), encoding="utf-8")
-    overall, misses = eval_report(corpus_index, pooled)
+def test_retrieval_quality_on_the_blind_sets(corpus_index: CorpusIndex) -> None:
+    overall, misses = eval_report(corpus_index, list(BLIND_SETS))
     assert overall["n"] == 180
     assert overall["page_hit@4"] >= 0.9, misses
     assert overall["page_hit@2"] >= 0.8, misses
 
 
-def eval_report(index: CorpusIndex, questions: Path) -> tuple[dict[str, float], list[object]]:
-    report = json.loads(docbot(index, "eval", str(questions), "--k", "2,4", "--json"))
-    print(questions.name, json.dumps(report["overall"]))
+def eval_report(index: CorpusIndex, names: list[str]) -> tuple[dict[str, float], list[object]]:
+    paths = [str(EVAL_DIR / name) for name in names]
+    report = json.loads(docbot(index, "eval", *paths, "--k", "2,4", "--json"))
+    print(names, json.dumps(report["overall"]))
     return report["overall"], report["misses"]
 
 

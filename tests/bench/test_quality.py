@@ -5,10 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
-from bench import quality
-from bench.quality import bar_goal, goal_of, pooled_blind_questions, tutorial_eval
+from bench.quality import bar_goal, goal_of, tutorial_eval
 from bench.tutorial import build_tutorial_index
 from tests.pdfs import make_text_pdf
 
@@ -24,13 +21,14 @@ def test_tutorial_hit_at_k_counts_only_its_k_nearest_chunks(tmp_path: Path) -> N
     index = build_tutorial_index([pdf])
     first, second = index.search("How much is parking for employees?", 2)
     assert first[1] == 2 and second[1] == 1  # the answer page first, the other parking page second
-    questions = tmp_path / "q.jsonl"
     rows = [
         {"question": "How much is parking for employees?", "doc": "a.pdf", "page": 2},
         {"question": "How much is parking for employees?", "doc": "a.pdf", "page": 3},  # rank 3
     ]
-    questions.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    report = tutorial_eval(questions, index)
+    files = [tmp_path / "q1.jsonl", tmp_path / "q2.jsonl"]  # two sets, pooled into one report
+    for path, row in zip(files, rows, strict=True):
+        path.write_text(json.dumps(row) + "\n")
+    report = tutorial_eval(files, index)
     assert report["overall"]["page_hit@2"] == 0.5
     assert report["overall"]["page_hit@8"] == 1.0
     assert report["overall"]["mrr"] == round((1 + 1 / 3) / 2, 4)
@@ -57,16 +55,3 @@ def test_bar_goal_is_met_only_when_both_rates_reach_the_bar() -> None:
     assert goal(0.95, 0.85) == (True, "")
     assert goal(0.9222, 0.8333) == (False, "page_hit@4 0.922 < 0.95; page_hit@2 0.833 < 0.85")
     assert goal(0.96, 0.84) == (False, "page_hit@2 0.840 < 0.85")
-
-
-def test_pooled_blind_file_holds_the_blind_sets_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(quality, "BENCH_OUT", tmp_path)
-    files = {"questions.jsonl": ["a"], "holdout2.jsonl": ["b", "c"], "holdout7.jsonl": ["d"]}
-    paths = []
-    for name, questions in files.items():
-        path = tmp_path / name
-        path.write_text("\n".join(json.dumps({"question": q}) for q in questions), encoding="utf-8")
-        paths.append(path)
-    pooled = pooled_blind_questions(paths)
-    assert pooled.parent == tmp_path and pooled.name == "blind.jsonl"
-    assert [json.loads(line)["question"] for line in pooled.read_text().splitlines()] == ["b", "c", "d"]

@@ -125,6 +125,32 @@ def test_status_json(dirs: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
     assert status["problems"] == [] and status["updated_at"] > 0
 
 
+def test_eval_pools_several_question_files(
+    dirs: tuple[Path, Path], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    run(capsys, "ingest", "--json")
+    adidas = "How much is the minimum guarantee payable by adidas?"
+    files = {
+        "a.jsonl": [{"question": adidas, "doc": "club.pdf", "page": 2}],
+        "b.jsonl": [
+            {"question": "When must I report an injury?", "doc": "handbook.pdf", "page": 1},
+            {"question": adidas, "doc": "club.pdf", "page": 1, "also_on": []},  # the cover: not first
+        ],
+    }
+    for name, rows in files.items():
+        (tmp_path / name).write_text("".join(json.dumps(row) + "\n" for row in rows))
+    code, out, _ = run(
+        capsys, "eval", str(tmp_path / "a.jsonl"), str(tmp_path / "b.jsonl"), "--k", "1", "--json"
+    )
+    report = json.loads(out)
+    assert code == 0 and report["overall"]["n"] == 3
+    assert report["overall"]["page_hit@1"] == round(2 / 3, 4)
+    assert report["per_doc"]["handbook.pdf"]["page_hit@1"] == 1.0
+    assert [miss["question"] for miss in report["misses"]] == [adidas]
+    table = run(capsys, "eval", str(tmp_path / "a.jsonl"), "--k", "1,2")[1]
+    assert "ALL" in table and "hit@2" in table
+
+
 def test_invalid_setting_exits_2_naming_the_key(
     dirs: tuple[Path, Path], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -9,14 +9,10 @@ from pathlib import Path
 import pytest
 
 from bot.evaluate import EvalQuestion, load_questions
+from tests.eval import BLIND_SETS, EVAL_DIR, QUESTION_SETS
 
-HERE = Path(__file__).resolve().parent
-QUESTION_FILES = {
-    "questions.jsonl": 60,
-    "holdout.jsonl": 20,
-    **{f"holdout{n}.jsonl": 30 for n in range(2, 8)},
-}
-BLIND_FILES = [f"holdout{n}.jsonl" for n in range(2, 8)]
+HERE = EVAL_DIR
+QUESTION_FILES = {name: 30 for name in BLIND_SETS} | {"questions.jsonl": 60, "holdout.jsonl": 20}
 MIN_DOCS = 6
 
 
@@ -57,7 +53,7 @@ def test_holdout_is_disjoint_from_tuning_set() -> None:
     assert [q for q in holdout if (q.doc, q.page) in tuning_pages] == []
 
 
-@pytest.mark.parametrize("name", BLIND_FILES)
+@pytest.mark.parametrize("name", BLIND_SETS)
 def test_blind_holdouts_repeat_no_earlier_question(name: str) -> None:
     # Written blind, in rounds, as fresh checks; the two short documents (an 11-page handbook, a 16-page
     # paper) have no unused pages left, so only the questions must differ.
@@ -76,9 +72,9 @@ def test_blind_holdouts_ask_about_new_pages_of_the_long_documents() -> None:
         "riscv_unprivileged_isa_20191214.pdf",
     }
     seen: set[tuple[str, int]] = set()
-    for name in QUESTION_FILES:
+    for name in QUESTION_SETS:
         pages = [(q.doc, q.page) for q in load_questions(HERE / name) if q.doc in long_docs]
-        if name in BLIND_FILES[2:]:
+        if name in BLIND_SETS[2:]:
             assert seen.isdisjoint(pages), name
         seen.update(pages)
 
