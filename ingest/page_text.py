@@ -85,7 +85,7 @@ def page_text_in_child(path: Path, index: int, turns: TurnFn, over_time: Callabl
     if child.returncode != 0:
         lines = b"".join(err).decode("utf-8", "replace").strip().splitlines()
         raise PageFailed((lines[-1] if lines else f"exit status {child.returncode}")[:_ERROR_CHARS])
-    return b"".join(out).decode(*_ENCODING)
+    return _payload(b"".join(out))
 
 
 def _spawn(path: Path, index: int) -> subprocess.Popen[bytes]:
@@ -139,9 +139,28 @@ def _drain(stream: IO[bytes] | None, into: list[bytes]) -> threading.Thread:
 
 
 def main() -> None:
-    """The child: print the text of page argv[2] of the PDF argv[1]."""
+    """The child: print the byte length of page argv[2]'s text (PDF argv[1]), a newline, then the text."""
     from ingest.pdf import page_text_here
 
-    text = page_text_here(Path(sys.argv[1]), int(sys.argv[2]))
-    sys.stdout.buffer.write(text.encode(*_ENCODING))
-    sys.stdout.buffer.flush()
+    data = page_text_here(Path(sys.argv[1]), int(sys.argv[2])).encode(*_ENCODING)
+    write_all(sys.stdout.fileno(), b"%d\n" % len(data) + data)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write every byte to `fd`, however many short writes it takes.
+
+    A write blocked on a full pipe returns short when the child is stopped (SIGSTOP, for a question) and
+    continued; sys.stdout's buffered writer then dropped the rest on Python 3.11 (seen: 128 KiB of a
+    315 KiB page arrived, exit status 0), so the parent would have indexed a truncated page.
+    """
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _payload(raw: bytes) -> str:
+    """The text from the child's output, checked against the length it announced."""
+    header, _, body = raw.partition(b"\n")
+    if not header.isdigit() or int(header) != len(body):
+        raise PageFailed(f"the page's text arrived incomplete ({len(body)} bytes, announced {header[:20]!r})")
+    return body.decode(*_ENCODING)

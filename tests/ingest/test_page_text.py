@@ -5,7 +5,10 @@ soak (tests/ingest/test_huge_inputs.py)."""
 
 from __future__ import annotations
 
+import fcntl
 import os
+import signal
+import termios
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from ingest.cpu_gate import Cancelled, CpuGate
+from ingest.page_text import PageFailed, _payload, _spawn
 from ingest.pdf import PdfReadError, read_pdf
 from tests import waiting
 from tests.ingest.test_huge_inputs import one_page_pdf
@@ -117,3 +121,38 @@ def test_cancelling_the_sync_kills_the_child(tmp_path: Path) -> None:
         cancel.set()
     assert isinstance(result.get("error"), Cancelled), result
     assert page_children() == {}
+
+
+def test_a_child_stopped_in_the_middle_of_its_output_still_sends_all_of_it(tmp_path: Path) -> None:
+    # The question gate stops the child with SIGSTOP; stopped while blocked on a full pipe, its write
+    # returns short. Python's buffered stdout then dropped the rest (128 KiB of 315 KiB, exit status 0).
+    path = page(tmp_path, 400_000)
+    child = _spawn(path, 0)
+    assert child.stdout is not None
+    try:
+        pending = bytearray(4)
+
+        def pipe_full() -> bool:
+            fcntl.ioctl(child.stdout.fileno(), termios.FIONREAD, pending)  # type: ignore[union-attr]
+            return int.from_bytes(pending, "little") >= 65536
+
+        wait_until(pipe_full)  # the child extracted the page and is blocked writing it
+        os.kill(child.pid, signal.SIGSTOP)
+        _, status = os.waitpid(child.pid, os.WUNTRACED)
+        assert os.WIFSTOPPED(status)
+        os.kill(child.pid, signal.SIGCONT)
+        raw = child.stdout.read()
+        assert child.wait(30) == 0
+    finally:
+        child.kill()
+        child.stdout.close()
+    text = _payload(raw)
+    assert "the needle: platypus dividend of 4711 crowns" in text[-100:] and len(text) > 300_000
+
+
+def test_output_shorter_than_announced_is_a_failed_page() -> None:
+    assert _payload(b"5\nhello") == "hello"
+    with pytest.raises(PageFailed, match="incomplete"):
+        _payload(b"322129\nrevenue guarantee sponso")
+    with pytest.raises(PageFailed, match="incomplete"):
+        _payload(b"")
