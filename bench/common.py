@@ -233,7 +233,7 @@ def corpus_pdfs() -> list[Path]:
 
 
 def eval_questions_paths() -> list[Path]:
-    """tests/eval's question sets (the tuning set and nine held-out sets)."""
+    """tests/eval's question sets (the tuning set and eleven held-out sets)."""
     return [EVAL_DIR / name for name in QUESTION_SETS]
 
 

@@ -179,9 +179,9 @@ def main() -> None:
     sections = [table(name, both["tutorial"], both["docbot"]) for name, both in sets.items()]
     runtimes = ", ".join(index_runtimes(CORPUS_INDEX_DIR)) or "unrecorded"
     sections[-1].notes += [
-        "docbot's weights were tuned on questions.jsonl and holdout.jsonl's misses were read; holdout2-9 "
+        "docbot's weights were tuned on questions.jsonl and holdout.jsonl's misses were read; holdout2-11 "
         "were written blind (by people who never ran docbot's retrieval), each scored once before its "
-        "misses were read (holdout3's never were); 'blind' pools those 240 questions.",
+        "misses were read (holdout3's never were); 'blind' pools those 300 questions.",
         f"docbot's index was built with its defaults (embedding runtime: {runtimes}); the tutorial's with "
         "sentence-transformers on torch. Tutorial hit@k: its k nearest chunks, as its main.py fetched them "
         "(two chunks of one page count once); docbot hit@k: its k passages, one per page.",

@@ -89,11 +89,11 @@ def test_retrieval_quality_on_the_tuning_sets(corpus_index: CorpusIndex, questio
     assert overall["page_hit@2"] >= 0.85, misses
 
 
-# The 240 questions of holdout2-9, written blind and each scored once with the retrieval as it stood, read
-# 0.917 hit@4 and 0.829 hit@2 pooled: under the bar (see the README). Here a floor against regressions.
+# The 300 questions of holdout2-11, written blind and each scored once with the retrieval as it stood, read
+# 0.913 hit@4 and 0.823 hit@2 pooled: under the bar (see the README). Here a floor against regressions.
 def test_retrieval_quality_on_the_blind_sets(corpus_index: CorpusIndex) -> None:
     overall, misses = eval_report(corpus_index, list(BLIND_SETS))
-    assert overall["n"] == 240
+    assert overall["n"] == 300
     assert overall["page_hit@4"] >= 0.9, misses
     assert overall["page_hit@2"] >= 0.8, misses
 

@@ -1,4 +1,4 @@
-"""Shape checks for the retrieval question sets in tests/eval/ (the tuning set and nine held-out sets)."""
+"""Shape checks for the retrieval question sets in tests/eval/ (the tuning set and eleven held-out sets)."""
 
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ def test_blind_holdouts_repeat_no_earlier_question(name: str) -> None:
 
 
 def test_blind_holdouts_ask_about_new_pages_of_the_long_documents() -> None:
-    # holdout4-9 were written in pairs with disjoint page rules (even / odd, multiples of 3 / the rest) and
+    # holdout4-11 were written in pairs with disjoint page rules (even / odd, multiples of 3 / the rest) and
     # told to skip every page of the long filings and the spec that an earlier set had used.
     long_docs = {
         "lyft_2021_10k.pdf",
