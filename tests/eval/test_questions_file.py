@@ -11,7 +11,6 @@ import pytest
 from bot.evaluate import EvalQuestion, load_questions
 from tests.eval import BLIND_SETS, EVAL_DIR, QUESTION_SETS
 
-HERE = EVAL_DIR
 QUESTION_FILES = {name: 30 for name in BLIND_SETS} | {"questions.jsonl": 60, "holdout.jsonl": 20}
 MIN_DOCS = 6
 
@@ -22,7 +21,7 @@ def raw_objects(path: Path) -> list[dict[str, object]]:
 
 @pytest.mark.parametrize(("name", "min_count"), QUESTION_FILES.items())
 def test_file_shape(name: str, min_count: int) -> None:
-    path = HERE / name
+    path = EVAL_DIR / name
     objects = raw_objects(path)
     assert len(objects) >= min_count
     for obj in objects:
@@ -39,15 +38,15 @@ def test_file_shape(name: str, min_count: int) -> None:
 
 @pytest.mark.parametrize("name", QUESTION_FILES)
 def test_file_spans_enough_documents_without_repeats(name: str) -> None:
-    questions = load_questions(HERE / name)
+    questions = load_questions(EVAL_DIR / name)
     assert len({q.doc for q in questions}) >= MIN_DOCS
     repeated = [text for text, n in Counter(q.question.lower() for q in questions).items() if n > 1]
     assert repeated == []
 
 
 def test_holdout_is_disjoint_from_tuning_set() -> None:
-    tuning = load_questions(HERE / "questions.jsonl")
-    holdout = load_questions(HERE / "holdout.jsonl")
+    tuning = load_questions(EVAL_DIR / "questions.jsonl")
+    holdout = load_questions(EVAL_DIR / "holdout.jsonl")
     assert {q.question.lower() for q in tuning}.isdisjoint(q.question.lower() for q in holdout)
     tuning_pages = {(q.doc, q.page) for q in tuning}
     assert [q for q in holdout if (q.doc, q.page) in tuning_pages] == []
@@ -57,8 +56,8 @@ def test_holdout_is_disjoint_from_tuning_set() -> None:
 def test_blind_holdouts_repeat_no_earlier_question(name: str) -> None:
     # Written blind, in rounds, as fresh checks; the two short documents (an 11-page handbook, a 16-page
     # paper) have no unused pages left, so only the questions must differ.
-    earlier = [q for other in QUESTION_FILES if other != name for q in load_questions(HERE / other)]
-    fresh = load_questions(HERE / name)
+    earlier = [q for other in QUESTION_FILES if other != name for q in load_questions(EVAL_DIR / other)]
+    fresh = load_questions(EVAL_DIR / name)
     assert {q.question.lower() for q in earlier}.isdisjoint(q.question.lower() for q in fresh)
 
 
@@ -73,14 +72,14 @@ def test_blind_holdouts_ask_about_new_pages_of_the_long_documents() -> None:
     }
     seen: set[tuple[str, int]] = set()
     for name in QUESTION_SETS:
-        pages = [(q.doc, q.page) for q in load_questions(HERE / name) if q.doc in long_docs]
+        pages = [(q.doc, q.page) for q in load_questions(EVAL_DIR / name) if q.doc in long_docs]
         if name in BLIND_SETS[2:]:
             assert seen.isdisjoint(pages), name
         seen.update(pages)
 
 
 def test_required_question_is_present() -> None:
-    tuning = load_questions(HERE / "questions.jsonl")
+    tuning = load_questions(EVAL_DIR / "questions.jsonl")
     adidas = [q for q in tuning if q.question == "How much is the minimum guarantee payable by adidas?"]
     assert [(q.doc, q.page) for q in adidas] == [("manu-20f-2022-09-24.pdf", 53)]
 
@@ -90,7 +89,7 @@ def test_required_question_is_present() -> None:
 def test_pages_exist_in_the_corpus(name: str, corpus_dir: Path) -> None:
     from pypdf import PdfReader
 
-    questions = load_questions(HERE / name)
+    questions = load_questions(EVAL_DIR / name)
     page_counts = {doc: _page_count(PdfReader, corpus_dir / doc) for doc in {q.doc for q in questions}}
     out_of_range = [q for q in questions if not _pages_within(q, page_counts[q.doc])]
     assert out_of_range == []
