@@ -10,6 +10,10 @@ from typing import Literal, Protocol
 from vectorstore.scopes import FileFilter
 
 AnswerMode = Literal["llm", "retrieval-only"]
+# What the grounding check made of a generated answer: every figure and name found in its passages
+# ("verified"), some not ("unverified": shown with a warning; "withheld": replaced by a not-found reply),
+# the model declined ("abstained"), or no check ran ("").
+Grounding = Literal["verified", "unverified", "withheld", "abstained", ""]
 
 # Line breaks, other control characters and the invisible direction overrides that can make a file name
 # look like something else ("report\u202efdp.exe", a name that starts a fake new line).
@@ -91,6 +95,11 @@ class Answer:
     index_version: int = 0
     cut_off: bool = False
     search_query: str = ""
+    finish_reason: str = ""  # eos, stop, length, repetition, deadline, cancelled ("" without a model)
+    grounding: Grounding = ""
+    unsupported: tuple[str, ...] = ()  # the answer's figures and names that no passage states
+    model_text: str = ""  # what the model wrote, when `text` shows something else (a withheld answer)
+    passages: tuple[str, ...] = field(default=(), repr=False)  # the passage texts the model was given
 
 
 TokenCallback = Callable[[str], None]

@@ -17,6 +17,7 @@ from config.settings import Settings, SettingsError, load_settings
 if TYPE_CHECKING:
     from bot.answer import Answer, Source
     from bot.engine import Engine
+    from bot.evaluate import EvalQuestion
     from ingest.schedule import ScheduleState
 
 logger = logging.getLogger(__name__)
@@ -59,6 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--k", default="2,4,8", help="comma-separated k values (default 2,4,8)")
     evaluate.add_argument("--json", action="store_true", help="print the report as JSON")
+    evaluate.add_argument(
+        "--answers",
+        action="store_true",
+        help="answer each question with the configured model and score the answers (accuracy, abstention)",
+    )
 
     run = sub.add_parser("run", help="run the Slack bot (or a console chat when no Slack tokens are set)")
     _add_dirs(run, data=True)
@@ -261,6 +267,9 @@ def answer_json(answer: Answer) -> dict[str, Any]:
         "answer": answer.text,
         "mode": answer.mode,
         "cut_off": answer.cut_off,
+        "finish_reason": answer.finish_reason,
+        "grounding": answer.grounding,
+        "unsupported": list(answer.unsupported),
         "sources": [s.as_hit() for s in answer.sources],
         "timings": answer.timings.as_dict(),
     }
@@ -379,6 +388,8 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
 
     ks = sorted({int(part) for part in args.k.split(",") if part.strip()})
     questions = [question for path in args.questions for question in load_questions(path)]
+    if args.answers:
+        return _eval_answers(settings, questions, as_json=args.json)
     engine = _engine(settings, load_llm=False, need_index=True)
     try:
 
@@ -389,6 +400,31 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         engine.close()
     print(json.dumps(report.to_dict()) if args.json else report.format_table())
+    return 0
+
+
+def _eval_answers(settings: Settings, questions: Sequence[EvalQuestion], *, as_json: bool) -> int:
+    """Answer every question with the chain as configured and print the answer-level report."""
+    from bot.answer_eval import AnswerRecord, evaluate_answers
+
+    engine = _engine(settings, load_llm=True, need_index=True)
+    if engine.llm is None:
+        engine.close()
+        print(f"docbot: eval --answers needs a language model: {engine.llm_problem}", file=sys.stderr)
+        return 1
+
+    def progress(done: int, record: AnswerRecord) -> None:
+        mark = "ok" if record.correct else "abstained" if record.abstained else "-"
+        print(
+            f"[{done}] {record.answer.timings.total:.1f}s {mark}: {record.question.question[:70]}",
+            file=sys.stderr,
+        )
+
+    try:
+        report = evaluate_answers(questions, engine.qa.answer, progress if sys.stderr.isatty() else None)
+    finally:
+        engine.close()
+    print(json.dumps(report.to_dict()) if as_json else report.format_table())
     return 0
 
 

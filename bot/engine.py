@@ -126,6 +126,8 @@ def open_engine(settings: Settings, *, load_llm: bool = True, embeddings: Embedd
             context_token_budget=settings.context_token_budget,
             generation_timeout_seconds=settings.generation_timeout_seconds,
             no_model_reason=problem or "",
+            grounding=settings.grounding,
+            label_passages=settings.label_passages,
         ),
     )
     return Engine(settings, store, embeddings, retriever, qa, llm, problem)

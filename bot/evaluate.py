@@ -14,7 +14,7 @@ Hit = tuple[str, int]
 SearchFn = Callable[[str, int], Sequence[Hit]]
 
 _REQUIRED_KEYS = ("question", "doc", "page")
-_KNOWN_KEYS = frozenset((*_REQUIRED_KEYS, "also_on"))
+_KNOWN_KEYS = frozenset((*_REQUIRED_KEYS, "also_on", "answer", "answerable"))
 _MISS_HITS_SHOWN = 3
 
 
@@ -30,6 +30,8 @@ class EvalQuestion:
     doc: str
     page: int
     also_on: tuple[int, ...] = ()
+    answer: tuple[str, ...] = ()  # accepted short answers ("£750 million"); any one counts
+    answerable: bool = True  # False: the documents do not answer it, and the right reply says so
 
     @property
     def expected_pages(self) -> tuple[int, ...]:
@@ -43,42 +45,62 @@ class EvalQuestion:
 
 
 def load_questions(path: str | Path) -> list[EvalQuestion]:
-    """Read a JSONL question file: one {"question", "doc", "page", "also_on"} object per non-blank line."""
+    """Read a JSONL question file: one {"question", "doc", "page", "also_on", "answer", "answerable"} object
+    per non-blank line; keys it does not know are reported once per file and ignored."""
     path = Path(path)
     questions = []
+    unknown: set[str] = set()
     with path.open(encoding="utf-8") as lines:
         for lineno, line in enumerate(lines, start=1):
             if line.strip():
-                questions.append(_parse_line(line, f"{path}:{lineno}"))
+                questions.append(_parse_line(line, f"{path}:{lineno}", unknown))
+    if unknown:
+        # Files often carry notes of their own ("evidence", "notes"); a misspelt known key must still show.
+        logger.warning("%s: unknown key(s) ignored: %s", path, ", ".join(sorted(unknown)))
     logger.debug("questions_loaded path=%s count=%d", path, len(questions))
     return questions
 
 
-def _parse_line(line: str, where: str) -> EvalQuestion:
+def _parse_line(line: str, where: str, unknown: set[str]) -> EvalQuestion:
     try:
         obj = json.loads(line)
     except json.JSONDecodeError as exc:
         raise QuestionFileError(f"{where}: invalid JSON: {exc.msg} (column {exc.colno})") from exc
     if not isinstance(obj, dict):
         raise QuestionFileError(f"{where}: expected a JSON object, got {type(obj).__name__}")
-    missing = [key for key in _REQUIRED_KEYS if key not in obj]
+    answerable = obj.get("answerable", True)
+    if not isinstance(answerable, bool):
+        raise QuestionFileError(f"{where}: 'answerable' must be true or false, got {answerable!r}")
+    # A question the documents do not answer has no page; it may still name the document it is about.
+    required = _REQUIRED_KEYS if answerable else ("question",)
+    missing = [key for key in required if key not in obj]
     if missing:
         raise QuestionFileError(f"{where}: missing key(s): {', '.join(missing)}")
-    unknown = sorted(set(obj) - _KNOWN_KEYS)
-    if unknown:
-        # A misspelt "also_on" would otherwise silently turn correct answers into misses.
-        raise QuestionFileError(f"{where}: unknown key(s): {', '.join(unknown)}")
-    question, doc, page = obj["question"], obj["doc"], obj["page"]
+    unknown.update(set(obj) - _KNOWN_KEYS)
+    question, doc, page = obj["question"], obj.get("doc", ""), obj.get("page", 1)
     if not isinstance(question, str) or not question.strip():
         raise QuestionFileError(f"{where}: 'question' must be a non-empty string")
-    if not isinstance(doc, str) or not doc.strip():
+    if not isinstance(doc, str) or (answerable and not doc.strip()):
         raise QuestionFileError(f"{where}: 'doc' must be a non-empty string")
     if not _is_page(page):
         raise QuestionFileError(f"{where}: 'page' must be an integer >= 1, got {page!r}")
     also_on = obj.get("also_on", [])
     if not isinstance(also_on, list) or not all(_is_page(p) for p in also_on):
         raise QuestionFileError(f"{where}: 'also_on' must be a list of integers >= 1, got {also_on!r}")
-    return EvalQuestion(question=question.strip(), doc=doc.strip(), page=page, also_on=tuple(also_on))
+    answer = obj.get("answer", [])
+    answers = [answer] if isinstance(answer, str) else answer
+    if not isinstance(answers, list) or not all(isinstance(a, str) and a.strip() for a in answers):
+        raise QuestionFileError(
+            f"{where}: 'answer' must be a non-empty string or a list of them, got {answer!r}"
+        )
+    return EvalQuestion(
+        question=question.strip(),
+        doc=doc.strip(),
+        page=page,
+        also_on=tuple(also_on),
+        answer=tuple(a.strip() for a in answers),
+        answerable=answerable,
+    )
 
 
 def _is_page(value: object) -> bool:
@@ -190,7 +212,8 @@ def evaluate(questions: Iterable[EvalQuestion], search: SearchFn, ks: Sequence[i
     """Run `search(question, max(ks))` for every question and score the distinct (file, page) hits."""
     ks_sorted = _check_ks(ks)
     depth = ks_sorted[-1]
-    results = tuple(_score_one(q, search, depth) for q in questions)
+    # Questions the documents do not answer have no page to find; `docbot eval --answers` scores them.
+    results = tuple(_score_one(q, search, depth) for q in questions if q.answerable)
     by_doc: dict[str, list[QuestionResult]] = {}
     for r in results:
         by_doc.setdefault(r.question.doc, []).append(r)

@@ -6,14 +6,19 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import PurePath
+from typing import Any
 
+from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.documents import Document
 from langchain_core.language_models import BaseLLM
+from langchain_core.outputs import LLMResult
 from langchain_core.prompts import PromptTemplate
 from langchain_core.retrievers import BaseRetriever
 
-from bot.answer import Answer, Source, Timings, TokenCallback, Turn
+from bot.answer import Answer, Grounding, Source, Timings, TokenCallback, Turn
 from bot.followup import prompt_question, standalone_query
+from bot.grounding import GroundingMode, check_answer
 from bot.snippets import snippet
 from vectorstore.retriever import HybridRetriever
 from vectorstore.scopes import FileFilter
@@ -28,6 +33,16 @@ class QAOptions:
     context_token_budget: int = 1200
     generation_timeout_seconds: float = 600.0
     no_model_reason: str = "no language model is configured"
+    grounding: GroundingMode = "off"
+    label_passages: bool = True  # each passage headed by its file and page, so the model can tell them apart
+
+
+NOT_FOUND = "I could not find that in the indexed documents."
+WITHHELD = (
+    "I could not find a supported answer in the indexed documents: the draft answer stated {what}, which "
+    "none of the passages below says. Check the pages below."
+)
+UNVERIFIED = "⚠️ Unverified: {what} is not stated in the cited passages."
 
 
 def estimate_tokens(text: str) -> int:
@@ -84,19 +99,20 @@ class QAChain:
                 search_query=query,
             )
         if not documents:
-            text = "I could not find anything about that in the indexed documents."
+            text = NOT_FOUND
             if on_token:
                 on_token(text)
             return Answer(
                 question, text, "llm", [], Timings(retrieval=retrieved - started), version, False, query
             )
         used = self._fit(documents)
-        prompt_text = self.prompt.format(
-            context="\n\n".join(doc.page_content for doc in used),
-            question=prompt_question(question, history),
-        )
-        text, first_token, cut_off = self._generate(prompt_text, on_token)
+        asked = prompt_question(question, history)
+        prompt_text = self.prompt.format(context=self._context(used), question=asked)
+        text, first_token, cut_off, finish_reason = self._generate(prompt_text, on_token)
         finished = time.perf_counter()
+        text = text.strip()
+        passages = tuple(doc.page_content for doc in used)
+        shown, grounding, unsupported = self._ground(text, passages, asked)
         timings = Timings(
             retrieval=retrieved - started,
             prompt=(first_token or finished) - retrieved,
@@ -105,22 +121,53 @@ class QAChain:
             first_token=None if first_token is None else first_token - started,
         )
         logger.info(
-            "answered mode=llm sources=%d cut_off=%s total=%.2f first_token=%s",
+            "answered mode=llm sources=%d cut_off=%s finish=%s grounding=%s total=%.2f first_token=%s",
             len(used),
             cut_off,
+            finish_reason,
+            grounding or "-",
             timings.total,
             timings.first_token,
         )
         return Answer(
             question=question,
-            text=text.strip(),
+            text=shown,
             mode="llm",
             sources=[to_source(doc, query) for doc in used],
             timings=timings,
             index_version=version,
             cut_off=cut_off,
             search_query=query,
+            finish_reason=finish_reason,
+            grounding=grounding,
+            unsupported=unsupported,
+            model_text=text if shown != text else "",
+            passages=passages,
         )
+
+    def _context(self, used: list[Document]) -> str:
+        """The passages as the model reads them: labelled with file and page, best first."""
+        if not self.options.label_passages:
+            return "\n\n".join(doc.page_content for doc in used)
+        return "\n\n".join(f"[{passage_label(doc)}]\n{doc.page_content}" for doc in used)
+
+    def _ground(
+        self, text: str, passages: tuple[str, ...], asked: str
+    ) -> tuple[str, Grounding, tuple[str, ...]]:
+        """The text to show, the grounding verdict and what no passage states."""
+        mode = self.options.grounding
+        if mode == "off" or not text:
+            return text, "", ()
+        check = check_answer(text, passages, asked)
+        if check.abstained:
+            return text, "abstained", ()
+        if check.grounded:
+            return text, "verified", ()
+        what = ", ".join(f"“{item}”" for item in check.unsupported[:3])
+        logger.info("answer not grounded unsupported=%d mode=%s", len(check.unsupported), mode)
+        if mode == "mark":
+            return f"{text}\n\n{UNVERIFIED.format(what=what)}", "unverified", check.unsupported
+        return WITHHELD.format(what=what), "withheld", check.unsupported
 
     def _retrieve(self, query: str, scope: FileFilter | None) -> list[Document]:
         if scope is None:
@@ -141,14 +188,17 @@ class QAChain:
             spent += cost
         return used
 
-    def _generate(self, prompt_text: str, on_token: TokenCallback | None) -> tuple[str, float | None, bool]:
+    def _generate(
+        self, prompt_text: str, on_token: TokenCallback | None
+    ) -> tuple[str, float | None, bool, str]:
         """Stream the model's answer; stop at the time limit and say it was cut off."""
         assert self.llm is not None
         deadline = time.monotonic() + self.options.generation_timeout_seconds
         pieces: list[str] = []
         first_token: float | None = None
+        finish = FinishRecorder()
         # The backend checks `deadline` between tokens, so a long answer stops where it got to.
-        for piece in self.llm.stream(prompt_text, deadline=deadline):
+        for piece in self.llm.stream(prompt_text, deadline=deadline, config={"callbacks": [finish]}):
             if not piece:
                 continue
             if first_token is None:
@@ -156,7 +206,7 @@ class QAChain:
             pieces.append(piece)
             if on_token:
                 on_token(piece)
-        return "".join(pieces), first_token, time.monotonic() >= deadline
+        return "".join(pieces), first_token, time.monotonic() >= deadline, finish.reason
 
     def _retrieval_only_text(self, sources: list[Source]) -> str:
         if not sources:
@@ -168,6 +218,27 @@ class QAChain:
             f"Retrieval-only mode ({self.options.no_model_reason}): "
             "no generated answer, here are the most relevant passages."
         )
+
+
+class FinishRecorder(BaseCallbackHandler):
+    """Keeps how a streamed generation ended (the last chunk's generation_info, which stream() drops)."""
+
+    def __init__(self) -> None:
+        self.reason = ""
+
+    def on_llm_end(self, response: LLMResult, **kwargs: Any) -> None:
+        for generations in response.generations:
+            for generation in generations:
+                info = generation.generation_info or {}
+                if "finish_reason" in info:
+                    self.reason = str(info["finish_reason"])
+
+
+def passage_label(doc: Document) -> str:
+    """ "manu-20f.pdf, page 43": the file and the page as printed, the way citations name them."""
+    meta = doc.metadata
+    label = str(meta.get("page_label") or meta.get("page", "?"))
+    return f"{PurePath(str(meta.get('file', '?'))).name}, page {label}"
 
 
 def to_source(doc: Document, query: str) -> Source:

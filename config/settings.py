@@ -82,6 +82,41 @@ class Settings(BaseSettings):
     prompt_file: Path | None = Field(
         None, description="File with a prompt template using {context} and {question}."
     )
+    prompt_format: Literal["chat", "raw"] = Field(
+        "chat",
+        description=(
+            "chat: the prompt is the user turn of the model's own chat template (GGUF"
+            " tokenizer.chat_template; Llama-2-chat [INST] for GGML files), generation stops at its end"
+            " of turn; raw: the tutorial's template as plain text."
+        ),
+    )
+    label_passages: bool = Field(
+        True, description="Head each passage in the prompt with its file and printed page."
+    )
+    repetition_penalty: float = Field(
+        1.1, ge=1.0, le=3.0, description="Penalty on recently generated tokens."
+    )
+    grounding: Literal["abstain", "mark", "off"] = Field(
+        "abstain",
+        description=(
+            "An answer whose numbers or names appear in none of its passages: abstain = shown as not found in"
+            " the documents (with the passages); mark = shown with an 'unverified' warning; off = no check."
+        ),
+    )
+    llm_extra_buffers: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description=(
+            "llama.cpp's extra buffer types (weight repacking; AMX): auto = off on CPUs with AMX, where they"
+            " crash on real models, else on."
+        ),
+    )
+    llm_probe: bool = Field(
+        True,
+        description=(
+            "Decode a few tokens in a child process before loading a model with llama-cpp (once per model,"
+            " build and CPU), so a llama.cpp crash becomes a fallback or a message, not a dead bot."
+        ),
+    )
     generation_timeout_seconds: float = Field(
         600.0, gt=0, description="An answer is cut off (and marked so) after this long."
     )

@@ -34,6 +34,7 @@ class LoadOptions:
     batch_size: int
     seed: int
     ctransformers_lib: str = ""
+    extra_buffers: bool = False  # llama.cpp's extra buffer types (weight repacking, AMX); see llama_probe
 
 
 @dataclass(frozen=True)
@@ -59,8 +60,12 @@ class Engine(Protocol):
         """Tokens the context window holds."""
         ...
 
-    def tokenize(self, text: str, *, add_bos: bool) -> list[int]:
-        """The model's own token ids for `text`."""
+    def tokenize(self, text: str, *, add_bos: bool, special: bool = False) -> list[int]:
+        """The model's own token ids for `text`; with `special`, control-token strings become those tokens."""
+        ...
+
+    def special_text(self) -> tuple[str, str]:
+        """The BOS and EOS tokens as chat templates write them ("" where the backend cannot parse them)."""
         ...
 
     def token_bytes(self, token: int) -> bytes:
@@ -125,14 +130,18 @@ class CTransformersEngine:
         """Tokens the context window holds."""
         return int(self._llm.context_length)
 
-    def tokenize(self, text: str, *, add_bos: bool) -> list[int]:
-        """The model's own token ids for `text`."""
+    def tokenize(self, text: str, *, add_bos: bool, special: bool = False) -> list[int]:
+        """The model's own token ids for `text` (ctransformers has no special-token parsing)."""
         data = text.encode("utf-8")
         # ctransformers sizes its output buffer by characters, but a character outside the vocabulary
         # becomes one token per byte: size it by bytes so the C side cannot write past it.
         buffer = (ctypes.c_int * (len(data) + 2))()
         n = self._llm.ctransformers_llm_tokenize(data, add_bos, buffer)
         return list(buffer[:n])
+
+    def special_text(self) -> tuple[str, str]:
+        """None: its tokenizer reads "<s>" as text; BOS comes from add_bos, and one turn needs no EOS."""
+        return "", ""
 
     def token_bytes(self, token: int) -> bytes:
         """The bytes one token stands for."""
@@ -175,19 +184,22 @@ class LlamaCppEngine:
     def __init__(self, options: LoadOptions) -> None:
         from llama_cpp import Llama
 
+        from models.llama_probe import extra_buffers
+
         self.options = options
         self.lock = threading.Lock()
         try:
-            self._llama: Any = Llama(
-                model_path=str(options.model_path),
-                n_ctx=options.context_length,
-                n_batch=options.batch_size,
-                n_ubatch=options.batch_size,
-                n_threads=options.threads,
-                n_threads_batch=options.threads,
-                seed=options.seed,
-                verbose=False,
-            )
+            with extra_buffers(options.extra_buffers):
+                self._llama: Any = Llama(
+                    model_path=str(options.model_path),
+                    n_ctx=options.context_length,
+                    n_batch=options.batch_size,
+                    n_ubatch=options.batch_size,
+                    n_threads=options.threads,
+                    n_threads_batch=options.threads,
+                    seed=options.seed,
+                    verbose=False,
+                )
         except (RuntimeError, ValueError, OSError) as exc:
             raise ModelFileError(f"{options.model_path}: llama-cpp could not load the model: {exc}") from exc
 
@@ -196,9 +208,18 @@ class LlamaCppEngine:
         """Tokens the context window holds."""
         return int(self._llama.n_ctx())
 
-    def tokenize(self, text: str, *, add_bos: bool) -> list[int]:
+    def tokenize(self, text: str, *, add_bos: bool, special: bool = False) -> list[int]:
         """The model's own token ids for `text`."""
-        return list(self._llama.tokenize(text.encode("utf-8"), add_bos=add_bos, special=False))
+        return list(self._llama.tokenize(text.encode("utf-8"), add_bos=add_bos, special=special))
+
+    def special_text(self) -> tuple[str, str]:
+        """The BOS and EOS tokens' text ("<s>", "<|im_end|>")."""
+        model = self._llama._model
+        return model.token_get_text(model.token_bos()), model.token_get_text(model.token_eos())
+
+    def close(self) -> None:
+        """Free the model now rather than at interpreter exit (where llama-cpp's finaliser fails)."""
+        self._llama.close()
 
     def token_bytes(self, token: int) -> bytes:
         """The bytes one token stands for."""
@@ -217,7 +238,9 @@ class LlamaCppEngine:
                 return
             llama.eval(todo[start : start + batch])
         llama.set_seed(sampling.seed)
-        eos = llama.token_eos()
+        import llama_cpp
+
+        vocab = llama._model.vocab
         # The whole prompt is in the cache now, so generate() samples at once without evaluating it again.
         tokens = llama.generate(
             list(prompt),
@@ -229,7 +252,8 @@ class LlamaCppEngine:
         )
         try:
             for token in tokens:
-                if token == eos:
+                # End of generation: EOS, and the chat formats' end-of-turn tokens (<|im_end|>, <|eot_id|>).
+                if llama_cpp.llama_vocab_is_eog(vocab, token):
                     return
                 yield int(token)
         finally:

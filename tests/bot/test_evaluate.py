@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -192,7 +193,12 @@ def test_load_questions_reads_every_line(tmp_path: Path) -> None:
         ('{"question": "x", "doc": "a.pdf", "page": true}', "'page' must be an integer >= 1"),
         ('{"question": " ", "doc": "a.pdf", "page": 1}', "'question' must be a non-empty string"),
         ('{"question": "x", "doc": "a.pdf", "page": 1, "also_on": 2}', "'also_on' must be a list"),
-        ('{"question": "x", "doc": "a.pdf", "page": 1, "also_one": [2]}', "unknown key.*also_one"),
+        (
+            '{"question": "x", "doc": "a.pdf", "page": 1, "answer": 750}',
+            "'answer' must be a non-empty string",
+        ),
+        ('{"question": "x", "answerable": "no"}', "'answerable' must be true or false"),
+        ('{"question": "x", "doc": "a.pdf"}', "missing key.*page"),
     ],
 )
 def test_load_questions_names_the_bad_line(tmp_path: Path, bad_line: str, reason: str) -> None:
@@ -200,3 +206,29 @@ def test_load_questions_names_the_bad_line(tmp_path: Path, bad_line: str, reason
     path = write_lines(tmp_path, good, good, bad_line)
     with pytest.raises(QuestionFileError, match=rf"questions\.jsonl:3: {reason}"):
         load_questions(path)
+
+
+def test_unknown_keys_are_reported_once_and_ignored(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    line = json.dumps({"question": "ok", "doc": DOC, "page": 1, "evidence": "p. 1", "also_one": [2]})
+    path = write_lines(tmp_path, line, line.replace("ok", "ok too"))
+    with caplog.at_level(logging.WARNING, logger="bot.evaluate"):
+        questions = load_questions(path)
+    assert [q.question for q in questions] == ["ok", "ok too"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "also_one, evidence" in warnings[0]
+
+
+def test_answers_and_unanswerable_questions_load(tmp_path: Path) -> None:
+    path = write_lines(
+        tmp_path,
+        json.dumps({"question": "How much?", "doc": DOC, "page": 3, "answer": "£750 million"}),
+        json.dumps({"question": "Which?", "doc": DOC, "page": 4, "answer": ["NVIDIA", "Nvidia Corp"]}),
+        json.dumps({"question": "Who is the mascot?", "doc": DOC, "answerable": False}),
+    )
+    first, second, third = load_questions(path)
+    assert first.answer == ("£750 million",) and first.answerable
+    assert second.answer == ("NVIDIA", "Nvidia Corp")
+    assert not third.answerable and third.doc == DOC
+    # Page-hit scoring leaves out the question no page answers.
+    report = evaluate([first, second, third], lambda q, k: [(DOC, 3)], [2])
+    assert report.overall.n == 2 and report.overall.hit_rate[2] == 0.5

@@ -21,7 +21,8 @@ CASES = [("gguf", "ctransformers"), ("gguf", "llama-cpp"), ("ggml", "ctransforme
 
 @pytest.fixture(scope="session")
 def tiny_settings() -> Callable[..., Settings]:
-    """Settings for a tiny model: one thread, a 512-token window, a fixed seed."""
+    """Settings for a tiny model: one thread, a 512-token window, a fixed seed, the raw prompt (random
+    weights have no chat format to follow; the real model's tests use the chat format)."""
 
     def build(model_path: Path, **overrides: Any) -> Settings:
         from config.settings import load_settings
@@ -35,6 +36,7 @@ def tiny_settings() -> Callable[..., Settings]:
             "max_new_tokens": 24,
             "temperature": 0.8,
             "seed": 7,
+            "prompt_format": "raw",
         }
         values.update(overrides)
         return load_settings(env_file=None, **values)
