@@ -142,3 +142,18 @@ def test_docbot_run_answers_the_adidas_question_citing_the_guarantee_page(
             fake_slack.accept_connections()
             if bot.poll() is None:
                 bot.kill()
+
+
+def test_real_model_streams_its_answer_into_the_thread(
+    fake_slack: FakeSlack, start_engine_bot: StartEngineBot, real_chat_model: Path
+) -> None:
+    pytest.importorskip("llama_cpp")
+    start_engine_bot(model_path=real_chat_model, threads=2, max_new_tokens=96, context_length=2048)
+    _, ts = fake_slack.mention("How much is the minimum guarantee payable by adidas?")
+    thread = Thread(fake_slack, "C1", ts)
+    [answer] = thread.wait_answered(timeout=120)
+    body = answer["text"].split("*Sources*")[0]
+    assert "750 million" in body, answer["text"]  # the real model's answer, from the cited page
+    assert "Retrieval only" not in body and "<|im_end|>" not in body
+    assert f"<{DOCS}/club%20report.pdf#page=2|p. 2 (printed 43)>" in answer["text"]
+    assert len(thread.bot_messages()) == 1
