@@ -1,6 +1,6 @@
 """`make bench`: run the benchmark parts in order, each in its own process, then write the report.
 
-    .venv/bin/python -m bench [--parts ingestion,latency,retrieval,memory,quality] [--quick] [--no-report]
+    .venv/bin/python -m bench [--parts ingestion,latency,retrieval,memory,quality,answers] [--quick]
 
 A part whose module is missing or that fails is recorded as such in bench/results/run.json (the report
 says so) and the run goes on. docbot's index of the corpus is brought up to date once, after the
@@ -39,6 +39,7 @@ PARTS = (
     Part("retrieval", "bench.retrieval_latency", "retrieval", 10 * 60, True),
     Part("memory", "bench.memory", "memory", 10 * 60, True),
     Part("quality", "bench.quality", "quality", 15 * 60, True),
+    Part("answers", "bench.answers", "answers", 45 * 60, True),
 )
 PART_NAMES = tuple(p.name for p in PARTS)
 RUN_FILE = "run.json"

@@ -23,6 +23,7 @@ PARTS = (
     ("retrieval", "3. Retrieval latency", "python -m bench.retrieval_latency"),
     ("memory", "4. Memory", "python -m bench.memory"),
     ("quality", "5. Retrieval quality", "python -m bench.quality"),
+    ("answers", "6. Answers from real models", "python -m bench.answers"),
 )
 RUN_PART_NAMES = {"ingestion": "ingestion", "llm_latency": "latency", "retrieval": "retrieval"}
 DOC = REPO / "docs" / "benchmarks.md"
