@@ -111,7 +111,8 @@ class QAChain:
         text, first_token, cut_off, finish_reason = self._generate(prompt_text, on_token)
         finished = time.perf_counter()
         text = text.strip()
-        passages = tuple(doc.page_content for doc in used)
+        # The labels count as given too: a model may well name the file or the printed page it read.
+        passages = tuple(f"{passage_label(doc)}\n{doc.page_content}" for doc in used)
         shown, grounding, unsupported = self._ground(text, passages, asked)
         timings = Timings(
             retrieval=retrieved - started,

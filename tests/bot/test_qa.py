@@ -98,3 +98,41 @@ def test_time_limit_cuts_the_answer_off(retriever: HybridRetriever, tiny_llm: An
 def test_default_prompt_is_the_tutorial_template() -> None:
     assert load_prompt(None).template == QA_TEMPLATE
     assert QA_TEMPLATE.endswith("Only return the helpful answer below and nothing else.\nHelpful answer:\n")
+
+
+def _scripted(reply: str) -> Any:
+    """A model that always writes `reply`: the stand-in for a small model that invents a figure."""
+    from langchain_core.language_models.fake import FakeListLLM
+
+    return FakeListLLM(responses=[reply])
+
+
+@pytest.mark.parametrize(
+    ("reply", "mode", "grounding", "shown"),
+    [
+        ("The minimum guarantee is £750m.", "abstain", "verified", "The minimum guarantee is £750m."),
+        ("The minimum guarantee is £35 million.", "abstain", "withheld", "could not find a supported answer"),
+        ("It was negotiated by Nike in 2019.", "mark", "unverified", "⚠️ Unverified"),
+        ("I don't know.", "abstain", "abstained", "I don't know."),
+        ("The minimum guarantee is £35 million.", "off", "", "£35 million"),
+    ],
+)
+def test_grounding_check_decides_what_the_asker_reads(
+    retriever: HybridRetriever, reply: str, mode: str, grounding: str, shown: str
+) -> None:
+    qa = chain(retriever, _scripted(reply), grounding=mode)
+    answer = qa.answer("How much is the minimum guarantee payable by adidas?")
+    assert answer.grounding == grounding
+    assert shown in answer.text
+    if grounding in ("withheld", "unverified"):
+        assert answer.unsupported and answer.model_text == reply
+        assert answer.sources  # the passages are still shown, so the asker can check the pages
+    else:
+        assert answer.unsupported == ()
+
+
+def test_passages_reach_the_model_labelled_with_file_and_printed_page(retriever: HybridRetriever) -> None:
+    qa = chain(retriever, _scripted("£750 million"), grounding="abstain")
+    answer = qa.answer("How much is the minimum guarantee payable by adidas?")
+    assert answer.passages[0].startswith("club.pdf, page 43\n")
+    assert "[club.pdf, page 43]" in qa._context(qa.retriever.invoke("minimum guarantee adidas"))
