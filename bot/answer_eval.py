@@ -181,7 +181,8 @@ class AnswerReport:
             cells = "".join(f"  {_cell(summary[key]):>8}" for _, key in columns)
             seconds = summary["seconds"]
             assert isinstance(seconds, dict)
-            rows.append(f"{name:<{width}}{cells}  {_cell(seconds['median'])}/{_cell(seconds['p90'])}")
+            median, p90 = _seconds_cell(seconds["median"]), _seconds_cell(seconds["p90"])
+            rows.append(f"{name:<{width}}{cells}  {median}/{p90}")
         return "\n".join(rows)
 
 
@@ -191,6 +192,11 @@ def _cell(value: object) -> str:
     if isinstance(value, float) and value <= 1.0:
         return f"{value * 100:.0f}%"
     return str(value) if not isinstance(value, float) else f"{value:.1f}"
+
+
+def _seconds_cell(value: object) -> str:
+    """Seconds as seconds: `_cell` would show 0.8 s as a share (80%)."""
+    return "-" if not isinstance(value, int | float) else f"{value:.1f}"
 
 
 def _record_dict(record: AnswerRecord) -> dict[str, object]:

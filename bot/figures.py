@@ -102,7 +102,13 @@ def words(text: str) -> list[str]:
 def names(text: str) -> list[str]:
     """Capitalised words that are not the first of a sentence and not ordinary openers: likely names."""
     found = []
-    for sentence in re.split(r"(?<=[.!?:;])\s+|\n+", normalise_text(text, keep_case=True)):
+    # Lines are split before normalising, which folds line breaks into spaces.
+    sentences = (
+        sentence
+        for line in text.splitlines()
+        for sentence in re.split(r"(?<=[.!?:;])\s+", normalise_text(line, keep_case=True))
+    )
+    for sentence in sentences:
         tokens = _WORD.findall(sentence)
         for token in tokens[1:]:
             if token[0].isupper() and token.lower() not in _NOT_NAMES and not token.isdigit():

@@ -18,7 +18,7 @@ import logging
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -133,10 +133,17 @@ def _write_cache(cache_file: Path, key: str, result: ProbeResult) -> None:
         logger.info("llm probe result not cached path=%s error=%s", cache_file, exc)
 
 
-def run_probe(model_path: Path, enabled: bool, timeout: float = PROBE_TIMEOUT_SECONDS) -> ProbeResult:
-    """Load the model and decode a few tokens in a child process."""
-    command = [sys.executable, "-m", "models.llama_probe", str(model_path)]
-    command += ["--extra-buffers", "on" if enabled else "off"]
+def run_probe(
+    model_path: Path,
+    enabled: bool,
+    timeout: float = PROBE_TIMEOUT_SECONDS,
+    *,
+    command: Sequence[str] | None = None,
+) -> ProbeResult:
+    """Load the model and decode a few tokens in a child process (`command` replaces the child, for tests)."""
+    if command is None:
+        command = [sys.executable, "-m", "models.llama_probe", str(model_path)]
+        command += ["--extra-buffers", "on" if enabled else "off"]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
@@ -154,9 +161,15 @@ def run_probe(model_path: Path, enabled: bool, timeout: float = PROBE_TIMEOUT_SE
     return ProbeResult(False, last[:300])
 
 
-def checked_extra_buffers(model_path: Path, requested: ExtraBuffers, cache_file: Path | None) -> bool:
-    """The extra-buffer setting this model runs with on this CPU, proven in a child; raises RuntimeError
-    with a one-line reason when it crashes either way."""
+def checked_extra_buffers(
+    model_path: Path,
+    requested: ExtraBuffers,
+    cache_file: Path | None,
+    *,
+    probe: Callable[[Path, bool], ProbeResult] = run_probe,
+) -> bool:
+    """The extra-buffer setting this model runs with on this CPU, proven in a child (by `probe`); raises
+    RuntimeError with a one-line reason when it crashes either way."""
     first = default_extra_buffers(requested)
     tries = [first] if requested != "auto" or not first else [first, False]
     reasons: list[str] = []
@@ -168,7 +181,7 @@ def checked_extra_buffers(model_path: Path, requested: ExtraBuffers, cache_file:
                 bool(cached.get("ok")), str(cached.get("reason", "")), bool(cached.get("crashed"))
             )
         else:
-            result = run_probe(model_path, enabled)
+            result = probe(model_path, enabled)
             logger.info(
                 "llm probe model=%s extra_buffers=%s ok=%s reason=%r",
                 model_path.name,

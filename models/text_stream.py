@@ -56,7 +56,8 @@ def is_looping(text: str) -> bool:
         if period * copies > len(text):
             continue
         unit = text[-period:]
-        if unit.strip() and text.endswith(unit * copies):
+        # A run of punctuation (a table rule "|----|----|") is layout, not a loop.
+        if any(ch.isalnum() for ch in unit) and text.endswith(unit * copies):
             return True
     if text.endswith("\n"):
         lines = [line.strip() for line in text.splitlines() if len(line.strip()) >= 10]
