@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.evaluate import EvalQuestion, load_questions
-from tests.eval import BLIND_SETS, EVAL_DIR, QUESTION_SETS
+from tests.eval import BLIND_SETS, EVAL_DIR, QUESTION_SETS, UNANSWERABLE_SET
 
 QUESTION_FILES = {name: 30 for name in BLIND_SETS} | {"questions.jsonl": 60, "holdout.jsonl": 20}
 MIN_DOCS = 6
@@ -25,7 +25,7 @@ def test_file_shape(name: str, min_count: int) -> None:
     objects = raw_objects(path)
     assert len(objects) >= min_count
     for obj in objects:
-        assert set(obj) == {"question", "doc", "page", "also_on"}, obj
+        assert set(obj) - {"answer"} == {"question", "doc", "page", "also_on"}, obj
         assert isinstance(obj["question"], str) and obj["question"].strip()
         assert isinstance(obj["doc"], str) and obj["doc"].endswith(".pdf") and "/" not in obj["doc"]
         assert type(obj["page"]) is int and obj["page"] >= 1
@@ -78,10 +78,33 @@ def test_blind_holdouts_ask_about_new_pages_of_the_long_documents() -> None:
         seen.update(pages)
 
 
+def test_expected_answers_cover_every_document() -> None:
+    # `docbot eval --answers` scores answers against these short expected answers (figures, dates, names).
+    answered = [q for name in QUESTION_SETS for q in load_questions(EVAL_DIR / name) if q.answer]
+    assert len(answered) >= 150
+    per_doc = Counter(q.doc for q in answered)
+    assert len(per_doc) == MIN_DOCS and min(per_doc.values()) >= 15, per_doc
+    assert all(len(a) <= 60 for q in answered for a in q.answer)
+
+
+def test_unanswerable_set_shape() -> None:
+    objects = raw_objects(EVAL_DIR / UNANSWERABLE_SET)
+    assert len(objects) == 30
+    assert all(
+        set(obj) == {"question", "doc", "answerable"} and obj["answerable"] is False for obj in objects
+    )
+    questions = load_questions(EVAL_DIR / UNANSWERABLE_SET)
+    assert Counter(q.doc for q in questions) == {doc: 5 for doc in {q.doc for q in questions}}
+    assert len({q.doc for q in questions}) == MIN_DOCS
+    answerable = {q.question.lower() for name in QUESTION_SETS for q in load_questions(EVAL_DIR / name)}
+    assert answerable.isdisjoint(q.question.lower() for q in questions)
+
+
 def test_required_question_is_present() -> None:
     tuning = load_questions(EVAL_DIR / "questions.jsonl")
     adidas = [q for q in tuning if q.question == "How much is the minimum guarantee payable by adidas?"]
     assert [(q.doc, q.page) for q in adidas] == [("manu-20f-2022-09-24.pdf", 53)]
+    assert "£750 million" in adidas[0].answer
 
 
 @pytest.mark.corpus
