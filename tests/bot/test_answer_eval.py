@@ -264,3 +264,8 @@ def test_to_dict_has_every_answer(report: AnswerReport) -> None:
     assert withheld["abstained"] is False and withheld["unsupported"] == ["35 million"]
     assert started["retrieved"] is True  # page 5 is one of the question's other pages
     assert answers[2]["finish_reason"] == "length"
+
+
+def test_a_name_with_a_suffix_glued_on_still_matches() -> None:
+    assert answer_matches("CVPR", "It was published at CVPR09.")
+    assert not answer_matches("CVPR", "It was published at ICML.")

