@@ -57,11 +57,16 @@ class Figure:
     def is_stated_by(self, other: Figure, *, table_units: bool = True) -> bool:
         """Whether `other` states this number, allowing for magnitude words, rounding and table units.
 
-        Filings give amounts "in millions" in their tables, so 3,208 on a page may be the "$3.2 billion" of
-        an answer: with `table_units` the other number is also tried at 10^3, 10^6 and 10^9. The other
-        number is rounded to as many decimals as this one shows.
+        A plain whole number ("20", "10,000") must be stated exactly: small models invent round numbers, and
+        a lenient match would find some page number or count that rounds to them. A number with decimals or
+        a magnitude word may be the rounding of a more precise one ("£7.7 million" of "£7,712 thousand").
+        Filings give amounts "in millions" in their tables, so with `table_units` a page's 3,208 may state
+        the "$3.2 billion" of an answer that carries a magnitude word.
         """
-        for extra in (0, 3, 6, 9) if table_units else (0,):
+        if self.exponent == 0 and self.decimals == 0:
+            return other.value == self.value
+        extras = (0, 3, 6, 9) if table_units and self.exponent >= 6 and other.exponent == 0 else (0,)
+        for extra in extras:
             candidate = other.value.scaleb(extra - self.exponent)
             if candidate.quantize(Decimal(1).scaleb(-self.decimals)) == self.mantissa:
                 return True
@@ -92,6 +97,14 @@ def normalise_text(text: str, *, keep_case: bool = False) -> str:
     text = text.replace("’", "'").replace("‘", "'").replace("–", "-").replace("—", "-")
     text = re.sub(r"\s+", " ", text)
     return text if keep_case else text.lower()
+
+
+_ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+|(?:https?://|www\.)\S+", re.IGNORECASE)
+
+
+def addresses(text: str) -> list[str]:
+    """E-mail addresses and web links, which an answer must copy, never compose."""
+    return [match.group(0).rstrip(".,;:)").lower() for match in _ADDRESS.finditer(normalise_text(text))]
 
 
 def words(text: str) -> list[str]:

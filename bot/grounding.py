@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.figures import figures, names, normalise_text, words
+from bot.figures import addresses, figures, names, normalise_text, words
 
 GroundingMode = Literal["abstain", "mark", "off"]
 
@@ -59,6 +59,8 @@ def check_answer(answer: str, passages: Sequence[str], question: str = "") -> Gr
     for figure in figures(answer):
         if not any(figure.is_stated_by(other) for other in stated):
             missing.append(figure.text.strip())
+    flat = " ".join(normalise_text(text) for text in given)
+    missing += [address for address in addresses(answer) if address not in flat]
     for name in names(answer):
         if not set(words(name)) <= vocabulary:
             missing.append(name)

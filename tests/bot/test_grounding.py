@@ -109,3 +109,14 @@ def test_an_abstention_comes_back_abstained_with_nothing_unsupported() -> None:
 
 def test_an_answer_without_passages_is_checked_against_nothing() -> None:
     assert check_answer("The guarantee is £750m.", []).unsupported == ("750m",)
+
+
+def test_invented_contact_details_and_round_numbers_are_caught() -> None:
+    passages = ["Contact HR at hr@contoso.com. Training takes 1.5 hours. There are 2,450 employees."]
+    assert check_answer("Write to hr@contoso.com.", passages).grounded
+    assert check_answer("Write to privacy@contoso.com.", passages).unsupported == ("privacy@contoso.com",)
+    assert not check_answer("Call 1-800-555-1212.", passages).grounded
+    assert check_answer("It has 2,450 employees.", passages).grounded
+    # A plain whole number must be stated exactly: 1.5 hours does not state "1 hour", 2,450 not "2,000".
+    assert not check_answer("It takes 1 hour.", passages).grounded
+    assert not check_answer("About 2,000 people.", passages).grounded
