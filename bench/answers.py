@@ -44,7 +44,7 @@ TITLE = "Answers from real models"
 MODELS = ("smollm2", "qwen2.5-0.5b", "qwen2.5-1.5b")
 SHIPPED = ("docbot", "chat")
 WAYS = (SHIPPED, ("docbot", "raw"), ("tutorial", "chat"), ("tutorial", "raw"))
-SAMPLE_ANSWERABLE, SAMPLE_UNANSWERABLE = 24, 6
+SAMPLE_ANSWERABLE, SAMPLE_UNANSWERABLE = 12, 4
 QUICK_ANSWERABLE, QUICK_UNANSWERABLE = 4, 2
 TUTORIAL_K = 2
 

@@ -84,6 +84,6 @@ def test_page_has_headline_sections_chart_and_missing_parts(tmp_path: Path) -> N
 
 def test_page_without_any_results_lists_every_part_as_not_run(tmp_path: Path) -> None:
     page = render(tmp_path / "empty", tmp_path / "benchmarks.md").read_text()
-    assert page.count("| not run | — |") == 5
+    assert page.count("| not run | — |") == 6
     assert "Machine: no part has been run yet." in page
     assert "![" not in page and not (tmp_path / "benchmarks.png").exists()
