@@ -129,6 +129,7 @@ def run_model(model: str, questions: list[EvalQuestion], tutorial: TutorialIndex
                     context_token_budget=settings.context_token_budget,
                     grounding=settings.grounding if docbot else "off",
                     label_passages=docbot and settings.label_passages,
+                    self_check=docbot and settings.self_check,
                 ),
             )
             began = time.perf_counter()

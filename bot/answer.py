@@ -98,6 +98,7 @@ class Answer:
     finish_reason: str = ""  # eos, stop, length, repetition, deadline, cancelled ("" without a model)
     grounding: Grounding = ""
     unsupported: tuple[str, ...] = ()  # the answer's figures and names that no passage states
+    confirmed: bool | None = None  # the model's self-check: its passages state the answer (None: not run)
     model_text: str = ""  # what the model wrote, when `text` shows something else (a withheld answer)
     passages: tuple[str, ...] = field(default=(), repr=False)  # the passage texts the model was given
 

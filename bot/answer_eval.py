@@ -97,8 +97,8 @@ class AnswerRecord:
 
     @property
     def flagged(self) -> bool:
-        """Whether the grounding check found a figure or name in no passage."""
-        return bool(self.answer.unsupported)
+        """Whether the grounding check found a figure or name in no passage, or the self-check said no."""
+        return bool(self.answer.unsupported) or self.answer.confirmed is False
 
 
 def _share(hits: int, n: int) -> float | None:

@@ -128,6 +128,7 @@ def open_engine(settings: Settings, *, load_llm: bool = True, embeddings: Embedd
             no_model_reason=problem or "",
             grounding=settings.grounding,
             label_passages=settings.label_passages,
+            self_check=settings.self_check,
         ),
     )
     return Engine(settings, store, embeddings, retriever, qa, llm, problem)

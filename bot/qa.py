@@ -35,6 +35,7 @@ class QAOptions:
     no_model_reason: str = "no language model is configured"
     grounding: GroundingMode = "off"
     label_passages: bool = True  # each passage headed by its file and page, so the model can tell them apart
+    self_check: bool = False  # a grounded answer is also put back to the model: do the passages state it?
 
 
 NOT_FOUND = "I could not find that in the indexed documents."
@@ -43,6 +44,13 @@ WITHHELD = (
     "none of the passages below says. Check the pages below."
 )
 UNVERIFIED = "⚠️ Unverified: {what} is not stated in the cited passages."
+# The self-check: a second turn of the same conversation, so llama.cpp only reads these few tokens.
+CHECK_QUESTION = "Do the passages above state that answer? Reply with one word: yes or no."
+NOT_CONFIRMED = (
+    "I could not find a supported answer in the indexed documents: the passages below do not clearly "
+    "state one. Check the pages below."
+)
+UNCONFIRMED = "⚠️ Unverified: the cited passages may not state this answer."
 
 
 def estimate_tokens(text: str) -> int:
@@ -114,6 +122,12 @@ class QAChain:
         # The labels count as given too: a model may well name the file or the printed page it read.
         passages = tuple(f"{passage_label(doc)}\n{doc.page_content}" for doc in used)
         shown, grounding, unsupported = self._ground(text, passages, asked)
+        confirmed: bool | None = None
+        if grounding == "verified" and self.options.self_check:
+            confirmed = self._confirm(prompt_text, text)
+            if confirmed is False:
+                shown, grounding = self._unconfirmed(text)
+            finished = time.perf_counter()
         timings = Timings(
             retrieval=retrieved - started,
             prompt=(first_token or finished) - retrieved,
@@ -122,11 +136,13 @@ class QAChain:
             first_token=None if first_token is None else first_token - started,
         )
         logger.info(
-            "answered mode=llm sources=%d cut_off=%s finish=%s grounding=%s total=%.2f first_token=%s",
+            "answered mode=llm sources=%d cut_off=%s finish=%s grounding=%s confirmed=%s total=%.2f"
+            " first_token=%s",
             len(used),
             cut_off,
             finish_reason,
             grounding or "-",
+            confirmed,
             timings.total,
             timings.first_token,
         )
@@ -142,6 +158,7 @@ class QAChain:
             finish_reason=finish_reason,
             grounding=grounding,
             unsupported=unsupported,
+            confirmed=confirmed,
             model_text=text if shown != text else "",
             passages=passages,
         )
@@ -169,6 +186,24 @@ class QAChain:
         if mode == "mark":
             return f"{text}\n\n{UNVERIFIED.format(what=what)}", "unverified", check.unsupported
         return WITHHELD.format(what=what), "withheld", check.unsupported
+
+    def _confirm(self, prompt_text: str, text: str) -> bool | None:
+        """The model's own yes/no on whether its passages state its answer; None when it says neither."""
+        assert self.llm is not None
+        deadline = time.monotonic() + self.options.generation_timeout_seconds
+        reply = self.llm.invoke(
+            CHECK_QUESTION, previous=[(prompt_text, text)], max_new_tokens=3, deadline=deadline
+        )
+        word = reply.strip().lstrip("*\"'").split(maxsplit=1)[:1]
+        verdict = {"yes": True, "no": False}.get(word[0].strip(".,!:").lower() if word else "")
+        logger.info("self-check verdict=%s", verdict)
+        return verdict
+
+    def _unconfirmed(self, text: str) -> tuple[str, Grounding]:
+        """What to show for an answer the model would not confirm from its passages."""
+        if self.options.grounding == "mark":
+            return f"{text}\n\n{UNCONFIRMED}", "unverified"
+        return NOT_CONFIRMED, "withheld"
 
     def _retrieve(self, query: str, scope: FileFilter | None) -> list[Document]:
         if scope is None:

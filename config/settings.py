@@ -103,6 +103,14 @@ class Settings(BaseSettings):
             " the documents (with the passages); mark = shown with an 'unverified' warning; off = no check."
         ),
     )
+    self_check: bool = Field(
+        False,
+        description=(
+            "After an answer passes the grounding check, ask the model in the same conversation whether its"
+            " passages state that answer (a few tokens: llama.cpp keeps the conversation cached); a 'no' is"
+            " treated like an ungrounded answer."
+        ),
+    )
     llm_extra_buffers: Literal["auto", "on", "off"] = Field(
         "auto",
         description=(

@@ -7,7 +7,7 @@ they see their own end-of-turn marker; the tutorial's raw template makes them wr
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
@@ -63,13 +63,16 @@ class ChatFormat:
         own = tuple(s for s in (self.eos_token,) if s)
         return tuple(dict.fromkeys((*own, *END_OF_TURN, *INVENTED_TURNS)))
 
-    def render(self, user: str, system: str | None = None) -> str:
-        """The prompt for one user turn (and an optional system message), ending where the answer starts."""
+    def render(self, user: str, system: str | None = None, previous: Sequence[tuple[str, str]] = ()) -> str:
+        """The prompt for one user turn (after an optional system message and `previous` (user, answer)
+        turns), ending where the answer starts."""
         if self.template is None:
-            return user
-        user = self.neutralise(user)
+            return "".join(f"{asked}{answered}\n\n" for asked, answered in previous) + user
         messages = [{"role": "system", "content": system}] if system else []
-        messages.append({"role": "user", "content": user})
+        for asked, answered in previous:
+            messages.append({"role": "user", "content": self.neutralise(asked)})
+            messages.append({"role": "assistant", "content": self.neutralise(answered)})
+        messages.append({"role": "user", "content": self.neutralise(user)})
         try:
             return str(
                 self._compiled.render(
@@ -83,7 +86,7 @@ class ChatFormat:
             if system is None:
                 raise
             logger.debug("chat template rejected a system message (%s); folding it into the user turn", exc)
-            return self.render(f"{system}\n\n{user}")
+            return self.render(f"{system}\n\n{user}", previous=previous)
 
     def neutralise(self, text: str) -> str:
         """Text from documents with the model's control-token strings broken, so a PDF cannot end a turn."""

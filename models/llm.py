@@ -8,7 +8,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -108,9 +108,9 @@ class LocalLLM(LLM):
         """How prompts are put to the model."""
         return self._chat
 
-    def render(self, prompt: str) -> str:
-        """The text the model is given for a user turn `prompt`."""
-        return self._chat.render(prompt, self.system_prompt)
+    def render(self, prompt: str, previous: Sequence[tuple[str, str]] = ()) -> str:
+        """The text the model is given for a user turn `prompt` after `previous` (user, answer) turns."""
+        return self._chat.render(prompt, self.system_prompt, previous)
 
     @property
     def _llm_type(self) -> str:
@@ -157,17 +157,18 @@ class LocalLLM(LLM):
     ) -> Iterator[GenerationChunk]:
         """Yield text as it is generated.
 
-        Keyword arguments: `max_new_tokens`; `deadline` (a time.monotonic() value) and `cancel` (a
-        threading.Event) stop generation between prompt batches and between tokens. The last chunk is empty
-        and carries generation_info: finish_reason (eos, stop, length, deadline, cancelled), prompt_tokens,
-        generated_tokens.
+        Keyword arguments: `max_new_tokens`; `previous`, (user, answer) turns before this one (still in
+        llama.cpp's cache when they were the last generation); `deadline` (a time.monotonic() value) and
+        `cancel` (a threading.Event) stop generation between prompt batches and between tokens. The last
+        chunk is empty and carries generation_info: finish_reason (eos, stop, length, deadline, cancelled),
+        prompt_tokens, generated_tokens.
         """
         deadline: float | None = kwargs.get("deadline")
         cancel: threading.Event | None = kwargs.get("cancel")
         max_new_tokens = int(kwargs.get("max_new_tokens", self.max_new_tokens))
         stops = list(dict.fromkeys([*self.stop, *self._chat.stops, *(stop or [])]))
         engine = self._engine
-        text = self.render(prompt)
+        text = self.render(prompt, kwargs.get("previous", ()))
         chat = self._chat.template is not None
         bos = engine.special_text()[0]
         # Templates that write BOS themselves ({{ bos_token }}) must not get a second one from the tokenizer.

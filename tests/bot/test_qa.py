@@ -136,3 +136,52 @@ def test_passages_reach_the_model_labelled_with_file_and_printed_page(retriever:
     answer = qa.answer("How much is the minimum guarantee payable by adidas?")
     assert answer.passages[0].startswith("club.pdf, page 43\n")
     assert "[club.pdf, page 43]" in qa._context(qa.retriever.invoke("minimum guarantee adidas"))
+
+
+class _Recording:
+    """Wraps a scripted model and keeps the keyword arguments of every call (the self-check's turn)."""
+
+    def __init__(self, *replies: str) -> None:
+        from langchain_core.language_models.fake import FakeListLLM
+
+        recorded: list[tuple[str, dict[str, Any]]] = []
+
+        class Recorder(FakeListLLM):
+            def _call(self, prompt: str, stop: Any = None, run_manager: Any = None, **kwargs: Any) -> str:
+                recorded.append((prompt, kwargs))
+                return super()._call(prompt, stop, run_manager, **kwargs)
+
+        self.llm = Recorder(responses=list(replies))
+        self.calls = recorded
+
+
+@pytest.mark.parametrize(
+    ("verdict", "mode", "confirmed", "grounding", "shown"),
+    [
+        ("Yes.", "abstain", True, "verified", "£750 million"),
+        ("no", "abstain", False, "withheld", "do not clearly state"),
+        ("No, they do not.", "mark", False, "unverified", "⚠️ Unverified"),
+        ("Perhaps", "abstain", None, "verified", "£750 million"),
+    ],
+)
+def test_self_check_asks_the_model_about_its_own_answer(
+    retriever: HybridRetriever, verdict: str, mode: str, confirmed: bool | None, grounding: str, shown: str
+) -> None:
+    model = _Recording("The minimum guarantee is £750 million.", verdict)
+    qa = chain(retriever, model.llm, grounding=mode, self_check=True)
+    answer = qa.answer("How much is the minimum guarantee payable by adidas?")
+    assert (answer.confirmed, answer.grounding) == (confirmed, grounding)
+    assert shown in answer.text
+    assert answer.sources
+    question, kwargs = model.calls[-1]
+    assert "yes or no" in question
+    # The check is a second turn of the same conversation: the answer's prompt and the answer come first.
+    [(first_turn, first_answer)] = kwargs["previous"]
+    assert "minimum guarantee" in first_turn and first_answer == "The minimum guarantee is £750 million."
+
+
+def test_self_check_is_skipped_for_answers_already_withheld_or_declined(retriever: HybridRetriever) -> None:
+    for reply in ("The minimum guarantee is £35 million.", "I don't know."):
+        model = _Recording(reply, "yes")
+        answer = chain(retriever, model.llm, grounding="abstain", self_check=True).answer("adidas guarantee?")
+        assert answer.confirmed is None and len(model.calls) == 1

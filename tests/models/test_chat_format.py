@@ -115,3 +115,33 @@ def test_ctransformers_gets_llama2_format_without_a_literal_bos(
     llm = load_llm(tiny_settings(tiny_ggml, llm_backend="ctransformers", prompt_format="chat"))
     assert llm.chat_format.name == "llama-2"
     assert llm.render("Hi") == "[INST] Hi [/INST]"
+
+
+def test_previous_turns_come_before_the_new_one_in_order() -> None:
+    chat = ChatFormat("llama-2", LLAMA2_TEMPLATE, "<s>", "</s>")
+    rendered = chat.render("Is that stated?", previous=[("What is X?", "X is 5.<|im_end|>")])
+    assert rendered == (
+        "<s>[INST] What is X? [/INST] X is 5.<\u200b|im_end|> </s><s>[INST] Is that stated? [/INST]"
+    )
+    assert RAW.render("Sure?", previous=[("Q: X?\nA:", " 5")]) == "Q: X?\nA: 5\n\nSure?"
+
+
+def test_a_second_turn_reuses_the_cached_first_one(smol: LocalLLM) -> None:
+    prompt = f"{ADIDAS}\n\nQuestion: {QUESTION}"
+    answer, first = _finish(smol, prompt)
+    llama: Any = smol._engine._llama  # type: ignore[attr-defined]
+    n = first["prompt_tokens"]
+    before = llama.input_ids[:n].tolist()
+    reply, second = _finish_with(smol, "Is that answer stated above? Reply yes or no.", [(prompt, answer)])
+    # The second prompt starts with every token of the first, which llama.cpp still holds: only the answer
+    # and the new turn are read.
+    assert second["prompt_tokens"] > n + first["generated_tokens"] - 2
+    assert llama.input_ids[:n].tolist() == before
+    assert reply.strip()
+
+
+def _finish_with(llm: LocalLLM, prompt: str, previous: list[tuple[str, str]]) -> tuple[str, dict[str, Any]]:
+    chunks = list(llm._stream(prompt, previous=previous))
+    info = chunks[-1].generation_info
+    assert info is not None
+    return "".join(c.text for c in chunks), info
