@@ -104,6 +104,8 @@ class Answer:
 
 
 TokenCallback = Callable[[str], None]
+# Called once retrieval has found the passages, before the model starts: the asker sees the pages at once.
+SourcesCallback = Callable[[list["Source"]], None]
 
 
 class Answerer(Protocol):
@@ -115,6 +117,8 @@ class Answerer(Protocol):
         history: Sequence[Turn] = (),
         on_token: TokenCallback | None = None,
         scope: FileFilter | None = None,
+        on_sources: SourcesCallback | None = None,
     ) -> Answer:
-        """Answer `question`; `on_token` receives generated text as it streams; `scope` limits the files."""
+        """Answer `question`; `on_sources` gets the passages found before the model starts, `on_token` the
+        generated text as it streams; `scope` limits the files."""
         ...

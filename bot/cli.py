@@ -244,20 +244,38 @@ def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
         stream = not args.json and sys.stdout.isatty()
         if engine.llm_problem and not args.json:
             print(f"Note: {engine.llm_problem}; answering in retrieval-only mode.\n", file=sys.stderr)
+        live = _LiveAnswer()
         if stream:
-            print("Answer: ", end="", flush=True)
-        answer = engine.qa.answer(args.question, on_token=_echo if stream else None)
+            answer = engine.qa.answer(args.question, on_token=live.token, on_sources=live.sources)
+        else:
+            answer = engine.qa.answer(args.question)
     finally:
         engine.close()
     if args.json:
         print(json.dumps(answer_json(answer)))
     else:
-        _print_answer(answer, streamed=stream)
+        _print_answer(answer, streamed=stream, sources_shown=live.shown_sources)
     return 0
 
 
-def _echo(token: str) -> None:
-    print(token, end="", flush=True)
+class _LiveAnswer:
+    """On a terminal: the pages found as soon as retrieval has them, then the answer as it is written."""
+
+    def __init__(self) -> None:
+        self.shown_sources = False
+        self._started = False
+
+    def sources(self, sources: list[Source]) -> None:
+        for i, source in enumerate(sources, 1):
+            print(f"Source {i}: {_cite(source)}\n  “{source.snippet}”")
+        print("=" * 50, flush=True)
+        self.shown_sources = bool(sources)
+
+    def token(self, token: str) -> None:
+        if not self._started:
+            print("Answer: ", end="")
+            self._started = True
+        print(token, end="", flush=True)
 
 
 def answer_json(answer: Answer) -> dict[str, Any]:
@@ -275,17 +293,20 @@ def answer_json(answer: Answer) -> dict[str, Any]:
     }
 
 
-def _print_answer(answer: Answer, *, streamed: bool) -> None:
-    if streamed:
-        print()
-    else:
+def _print_answer(answer: Answer, *, streamed: bool, sources_shown: bool = False) -> None:
+    if not streamed:
         print(f"Answer: {answer.text}")
+    elif answer.model_text:  # the grounding check replaced what was streamed
+        print(f"\n\n{answer.text}")
+    else:
+        print()
     if answer.cut_off:
         print("(cut off: the answer took longer than the time limit)")
-    print("=" * 50)
-    for i, source in enumerate(answer.sources, 1):
-        print(f"\nSource {i}: {_cite(source)}")
-        print(f"  “{source.snippet}”")
+    if not sources_shown:
+        print("=" * 50)
+        for i, source in enumerate(answer.sources, 1):
+            print(f"\nSource {i}: {_cite(source)}")
+            print(f"  “{source.snippet}”")
     print(f"\nTime to retrieve response: {answer.timings.total:.2f} s")
 
 

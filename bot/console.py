@@ -8,7 +8,7 @@ from contextlib import nullcontext
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
-    from bot.answer import Answer
+    from bot.answer import Answer, Source
     from bot.engine import Engine
     from ingest.cpu_gate import CpuGate
     from ingest.schedule import ReindexScheduler
@@ -125,26 +125,53 @@ def _status_text(engine: Engine, reindex: ReindexScheduler | None = None) -> str
 
 def _answer(engine: Engine, question: str, out: TextIO) -> None:
     streamed = engine.qa.mode == "llm"
-    if streamed:
-        out.write("Answer: ")
+    started = False
+    found: list[Source] = []
+
+    def sources(given: list[Source]) -> None:
+        # The pages first, as soon as retrieval has them; the answer follows as the model writes it.
+        found[:] = given
+        _say(out, f"Found:\n{format_source_lines(given)}\nWriting the answer…")
 
     def echo(token: str) -> None:
+        nonlocal started
+        if not started:
+            out.write("Answer: ")
+            started = True
         out.write(token)
         out.flush()
 
-    answer = engine.qa.answer(question, on_token=echo if streamed else None)
-    _say(out, "" if streamed else f"Answer: {answer.text}")
-    _say(out, format_sources(answer))
+    answer = engine.qa.answer(
+        question, on_token=echo if streamed else None, on_sources=sources if streamed else None
+    )
+    if not started:
+        _say(out, f"Answer: {answer.text}")
+    elif answer.model_text:  # the grounding check replaced what was streamed
+        _say(out, f"\n{answer.text}")
+    else:
+        _say(out, "")
+    _say(out, format_sources(answer) if not found else _footer(answer))
+
+
+def format_source_lines(sources: list[Source]) -> str:
+    """One numbered citation per source: file, page, printed label, snippet."""
+    lines = []
+    for i, s in enumerate(sources, 1):
+        label = f" (printed {s.page_label})" if s.page_label != str(s.page) else ""
+        lines.append(f"  [{i}] {s.file} — p. {s.page}{label}{' (OCR)' if s.ocr else ''}\n      “{s.snippet}”")
+    return "\n".join(lines)
+
+
+def _footer(answer: Answer) -> str:
+    cut = "  (cut off: the answer took longer than the time limit)\n" if answer.cut_off else ""
+    return f"{cut}  ({answer.timings.total:.1f} s)"
 
 
 def format_sources(answer: Answer) -> str:
     """Citations as plain text: file, page, printed label, snippet."""
     if not answer.sources:
         return "(no sources)"
-    lines = []
-    for i, s in enumerate(answer.sources, 1):
-        label = f" (printed {s.page_label})" if s.page_label != str(s.page) else ""
-        lines.append(f"  [{i}] {s.file} — p. {s.page}{label}{' (OCR)' if s.ocr else ''}\n      “{s.snippet}”")
+    lines = [format_source_lines(answer.sources)]
     if answer.cut_off:
         lines.insert(0, "  (cut off: the answer took longer than the time limit)")
     lines.append(f"  ({answer.timings.total:.1f} s)")

@@ -16,7 +16,7 @@ from langchain_core.outputs import LLMResult
 from langchain_core.prompts import PromptTemplate
 from langchain_core.retrievers import BaseRetriever
 
-from bot.answer import Answer, Grounding, Source, Timings, TokenCallback, Turn
+from bot.answer import Answer, Grounding, Source, SourcesCallback, Timings, TokenCallback, Turn
 from bot.followup import prompt_question, standalone_query
 from bot.grounding import GroundingMode, check_answer
 from bot.snippets import snippet
@@ -87,9 +87,11 @@ class QAChain:
         history: Sequence[Turn] = (),
         on_token: TokenCallback | None = None,
         scope: FileFilter | None = None,
+        on_sources: SourcesCallback | None = None,
     ) -> Answer:
-        """Answer `question` (a follow-up in a thread uses `history`), streaming tokens to `on_token`;
-        with `scope`, only files it allows are retrieved."""
+        """Answer `question` (a follow-up in a thread uses `history`), giving the passages found to
+        `on_sources` before the model starts and streaming tokens to `on_token`; with `scope`, only files it
+        allows are retrieved."""
         started = time.perf_counter()
         query = standalone_query(question, history)
         documents = self._retrieve(query, scope)
@@ -114,6 +116,9 @@ class QAChain:
                 question, text, "llm", [], Timings(retrieval=retrieved - started), version, False, query
             )
         used = self._fit(documents)
+        cited = [to_source(doc, query) for doc in used]
+        if on_sources:
+            on_sources(cited)
         asked = prompt_question(question, history)
         prompt_text = self.prompt.format(context=self._context(used), question=asked)
         text, first_token, cut_off, finish_reason = self._generate(prompt_text, on_token)
@@ -150,7 +155,7 @@ class QAChain:
             question=question,
             text=shown,
             mode="llm",
-            sources=[to_source(doc, query) for doc in used],
+            sources=cited,
             timings=timings,
             index_version=version,
             cut_off=cut_off,

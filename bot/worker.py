@@ -13,7 +13,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from typing import TypeVar
 
-from bot.answer import Answerer
+from bot.answer import Answerer, Source
 from bot.queue import Job, QuestionQueue
 from bot.slack.render import (
     render_answer,
@@ -243,10 +243,19 @@ class Worker:
         self._queue.set_reply(job.id, reply_ts)
         history = self._queue.history(job.channel, job.thread_ts)
 
+        found: list[Source] = []
+
         def send_partial(text: str) -> None:
-            self._replies.update(job.channel, reply_ts, render_partial(text, time.monotonic() - started))
+            elapsed = time.monotonic() - started
+            shown = render_partial(text, elapsed, found, docs_base_url=self._docs_base_url)
+            self._replies.update(job.channel, reply_ts, shown)
 
         streamer = _Streamer(send_partial, self._update_interval)
+
+        def on_sources(sources: list[Source]) -> None:
+            # The pages go up before the model starts: someone who only needed the page can stop here.
+            found[:] = sources
+            streamer.feed("")
 
         def on_token(token: str) -> None:
             if self._abort.is_set():
@@ -258,7 +267,9 @@ class Worker:
         try:
             scope = self._scopes.filter_for(job.channel) if self._scopes is not None else None
             with self._cpu():
-                answer = self._answerer.answer(job.question, history, on_token=on_token, scope=scope)
+                answer = self._answerer.answer(
+                    job.question, history, on_token=on_token, scope=scope, on_sources=on_sources
+                )
         finally:
             last_sent = streamer.close()
         if self._abandoned.is_set():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -232,14 +232,26 @@ def _message(blocks: list[dict[str, Any]]) -> SlackMessage:
     return SlackMessage(text="\n\n".join(_block_text(b) for b in blocks)[:TEXT_LIMIT], blocks=blocks)
 
 
-def render_partial(text: str, elapsed: float) -> SlackMessage:
-    """The message shown while the answer is still being written."""
+def render_partial(
+    text: str, elapsed: float, sources: Sequence[Source] = (), *, docs_base_url: str = ""
+) -> SlackMessage:
+    """The message shown while the answer is still being written: what is written so far, a status line,
+    and the pages retrieval found (shown as soon as they are known, before the model's first word)."""
     shown = escape(text.strip())
     if len(shown) > PARTIAL_LIMIT:
         shown = split_text(shown, PARTIAL_LIMIT)[0] + "\n…"
-    status = f":hourglass_flowing_sand: _writing… {format_seconds(elapsed)}_"
+    status = f":hourglass_flowing_sand: _Writing the answer… {format_seconds(elapsed)}_"
     blocks = [_section(shown), _context(status)] if shown else [_context(status)]
-    return SlackMessage(text=shown or "Writing…", blocks=blocks)
+    # One message while streaming: the sources get what room the answer so far leaves.
+    room = TEXT_LIMIT - len(shown) - len(status) - 16
+    for i, cite in enumerate(source_texts(sources, docs_base_url)):
+        cite = f"*Sources*\n{cite}" if i == 0 else cite
+        if len(cite) + 2 > room or len(blocks) >= MAX_BLOCKS:
+            break
+        blocks.append(_section(cite))
+        room -= len(cite) + 2
+    fallback = shown or ("Writing the answer… (sources below)" if sources else "Writing the answer…")
+    return SlackMessage(text=fallback, blocks=blocks)
 
 
 def render_placeholder() -> SlackMessage:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 
-from bot.answer import Answer, AnswerMode, Source, Timings, TokenCallback, Turn
+from bot.answer import Answer, AnswerMode, Source, SourcesCallback, Timings, TokenCallback, Turn
 from vectorstore.scopes import FileFilter
 
 MANU = "manu-20f-2022-09-24.pdf"
@@ -19,7 +19,8 @@ class ScriptedAnswerer:
     """Streams the words of `text_for(question)` through on_token and cites `sources`.
 
     Hooks make timing deterministic without sleeps: `gate` must be set before answering starts,
-    `after_token(text_so_far)` runs after each token (a test can wait there for Slack to show it).
+    `after_sources()` runs once the sources are given, `after_token(text_so_far)` runs after each token
+    (a test can wait there for Slack to show it).
     A question containing "explode" raises.
     """
 
@@ -32,6 +33,7 @@ class ScriptedAnswerer:
         cut_off: bool = False,
         gate: threading.Event | None = None,
         after_token: Callable[[str], object] | None = None,
+        after_sources: Callable[[], object] | None = None,
     ) -> None:
         self.text_for = text_for or (lambda q: f"Answer to: {q}")
         self.sources = list(sources)
@@ -39,6 +41,7 @@ class ScriptedAnswerer:
         self.cut_off = cut_off
         self.gate = gate
         self.after_token = after_token
+        self.after_sources = after_sources
         self.calls: list[tuple[str, tuple[Turn, ...]]] = []
         self.started = threading.Event()
         self._lock = threading.Lock()
@@ -49,8 +52,9 @@ class ScriptedAnswerer:
         history: Sequence[Turn] = (),
         on_token: TokenCallback | None = None,
         scope: FileFilter | None = None,
+        on_sources: SourcesCallback | None = None,
     ) -> Answer:
-        """Answer deterministically (citing only the sources `scope` allows)."""
+        """Answer deterministically (citing only the sources `scope` allows), the sources first."""
         with self._lock:
             self.calls.append((question, tuple(history)))
         self.started.set()
@@ -59,6 +63,11 @@ class ScriptedAnswerer:
         if "explode" in question:
             raise RuntimeError("the model fell over")
         text = self.text_for(question)
+        cited = [s for s in self.sources if scope is None or scope(s.file)]
+        if on_sources is not None and self.mode == "llm":
+            on_sources(cited)
+        if self.after_sources is not None:
+            self.after_sources()
         so_far = ""
         if self.mode == "llm":
             for i, word in enumerate(text.split(" ")):
@@ -72,7 +81,7 @@ class ScriptedAnswerer:
             question=question,
             text=text,
             mode=self.mode,
-            sources=[s for s in self.sources if scope is None or scope(s.file)],
+            sources=cited,
             timings=Timings(total=0.01),
             cut_off=self.cut_off,
         )

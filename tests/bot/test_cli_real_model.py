@@ -96,3 +96,18 @@ def test_eval_answers_reports_accuracy_abstention_and_seconds(
     assert main(["eval", "--answers", str(questions)]) == 0
     table = capsys.readouterr().out
     assert "ALL" in table and "club report.pdf" in table and "acc|retr" in table
+
+
+def test_on_a_terminal_the_pages_come_before_the_answer(
+    real_dirs: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    capsys.readouterr()
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    assert main(["ask", QUESTION]) == 0
+    out = capsys.readouterr().out
+    found, answer = out.index("Source 1: club report.pdf — p. 2 (printed 43)"), out.index("Answer: ")
+    assert found < answer and "640" in out[answer:]
+    assert out.count("Source 1:") == 1  # shown once, before the answer, not again after it
+    assert "Time to retrieve response" in out[answer:]

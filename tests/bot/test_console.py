@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from langchain_core.embeddings import Embeddings
 
 from bot.console import run_console
@@ -76,3 +77,28 @@ def test_docbot_run_without_tokens_says_what_is_missing_and_starts_console(tmp_p
     assert "SLACK_BOT_TOKEN" in result.stdout + result.stderr
     assert "slack/manifest.yml" in result.stdout + result.stderr
     assert "docbot console" in result.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_with_a_real_model_the_pages_come_first_then_the_answer(
+    make_settings: Callable[..., Any], embeddings: Embeddings, real_chat_model: Path
+) -> None:
+    pytest.importorskip("llama_cpp")
+    settings = make_settings(model_path=real_chat_model, threads=2, k=2)
+    make_text_pdf(settings.data_dir / "club.pdf", ["Cover", ADIDAS], labels=["i", "43"])
+    engine = open_engine(settings, embeddings=embeddings)
+    out = io.StringIO()
+    try:
+        stdin = io.StringIO("How much is the minimum guarantee payable by adidas?\nquit\n")
+        assert run_console(engine, stdin, out) == 0
+    finally:
+        engine.close()
+    text = out.getvalue()
+    found, writing, answer = (
+        text.index("[1] club.pdf — p. 2"),
+        text.index("Writing the answer"),
+        text.index("Answer: "),
+    )
+    assert found < writing < answer and "750" in text[answer:]
+    assert text.count("[1] club.pdf") == 1

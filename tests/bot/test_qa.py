@@ -185,3 +185,15 @@ def test_self_check_is_skipped_for_answers_already_withheld_or_declined(retrieve
         model = _Recording(reply, "yes")
         answer = chain(retriever, model.llm, grounding="abstain", self_check=True).answer("adidas guarantee?")
         assert answer.confirmed is None and len(model.calls) == 1
+
+
+def test_sources_are_given_before_the_model_writes(retriever: HybridRetriever) -> None:
+    events: list[str] = []
+    qa = chain(retriever, _scripted("The minimum guarantee is £750 million."))
+    answer = qa.answer(
+        "How much is the minimum guarantee payable by adidas?",
+        on_token=lambda token: events.append("token"),
+        on_sources=lambda sources: events.append(f"sources {sources[0].file} {sources[0].page}"),
+    )
+    assert events[0] == "sources club.pdf 53" and events[1:] and set(events[1:]) == {"token"}
+    assert answer.sources[0].page == 53

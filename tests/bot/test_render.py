@@ -155,4 +155,18 @@ def test_partial_answer_is_escaped_and_bounded() -> None:
     message = render_partial("<!channel> " + "x" * 9000, 3.0)
     shown = texts(message.blocks)
     assert "&lt;!channel&gt;" in shown[0] and len(shown[0]) <= SECTION_LIMIT
-    assert "writing" in shown[-1]
+    assert "Writing the answer" in shown[-1]
+
+
+def test_sources_show_while_the_answer_is_written_and_the_message_stays_within_limits() -> None:
+    sources = [src(53, "43", "minimum guarantee of £750 million"), src(75, "65", "runs until 2025")]
+    before = texts(render_partial("", 0.4, sources).blocks)
+    assert "Writing the answer" in before[0]
+    assert "*Sources*" in before[1] and "p. 53 (printed 43)" in before[1]
+    during = texts(render_partial("The guarantee is", 2.0, sources).blocks)
+    assert during[0] == "The guarantee is" and "p. 75 (printed 65)" in during[-1]
+    many = [src(p, snippet="y" * 160, file=f"report-{p}.pdf") for p in range(1, 60)]
+    crowded = render_partial("z" * 9000, 9.0, many)
+    assert len(crowded.blocks) <= MAX_BLOCKS
+    assert sum(len(t) for t in texts(crowded.blocks)) <= TEXT_LIMIT
+    assert any("*Sources*" in t for t in texts(render_partial("z" * 2000, 9.0, many).blocks))

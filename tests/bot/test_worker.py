@@ -21,8 +21,13 @@ def test_streams_partial_answers_then_finalises_one_message(rig: Rig) -> None:
             lambda f: any(so_far in str(c.args.get("text", "")) for c in f.calls("chat.update")), 5
         )
 
+    def sources_shown() -> None:
+        rig.fake.wait_for(lambda f: any("p. 53" in str(c.args) for c in f.calls("chat.update")), 5)
+
     answerer = ScriptedAnswerer(
-        text_for=lambda q: "The guarantee is 750 million pounds", after_token=shown_in_slack
+        text_for=lambda q: "The guarantee is 750 million pounds",
+        after_token=shown_in_slack,
+        after_sources=sources_shown,
     )
     rig.worker(answerer)
     job = rig.ask("How much is the minimum guarantee?")
@@ -30,8 +35,15 @@ def test_streams_partial_answers_then_finalises_one_message(rig: Rig) -> None:
 
     assert len(rig.fake.calls("chat.postMessage")) == 1  # the placeholder; everything else is an update
     updates = rig.fake.calls("chat.update")
-    partials = [str(c.args["text"]) for c in updates[:-1]]
+    # The pages retrieval found come first, before the model's first word, under a status line.
+    first = str(updates[0].args["blocks"])
+    assert "Writing the answer" in first and f"{MANU}* — p. 53 (printed 43)" in first
+    assert "The guarantee" not in first
+    partials = [str(c.args["text"]) for c in updates[1:-1]]
     assert partials[0] == "The" and partials[-1] == "The guarantee is 750 million pounds"
+    # The answer streams in above the sources, which stay in view.
+    streaming = updates[-2].args["blocks"]
+    assert "The guarantee is 750 million pounds" in str(streaming[0]) and "p. 53" in str(streaming[-1])
     gaps = [b.at - a.at for a, b in itertools.pairwise(updates)]
     assert min(gaps) >= INTERVAL * 0.9  # never more than one update per interval
     final = rig.bot_messages(job)

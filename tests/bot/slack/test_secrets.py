@@ -75,10 +75,11 @@ class FailingOnRequest:
         history: Sequence[Turn] = (),
         on_token: TokenCallback | None = None,
         scope: FileFilter | None = None,
+        on_sources: Any = None,
     ) -> Answer:
         if "explode" in question:
             raise RuntimeError(f"the job fell over while answering {question!r}")
-        return self.inner.answer(question, history, on_token, scope)
+        return self.inner.answer(question, history, on_token, scope, on_sources)
 
 
 def test_a_full_run_with_failures_never_logs_or_shows_a_token(
