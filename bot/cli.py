@@ -266,8 +266,7 @@ class _LiveAnswer:
         self._started = False
 
     def sources(self, sources: list[Source]) -> None:
-        for i, source in enumerate(sources, 1):
-            print(f"Source {i}: {_cite(source)}\n  “{source.snippet}”")
+        _print_cited(sources)
         print("=" * 50, flush=True)
         self.shown_sources = bool(sources)
 
@@ -304,10 +303,13 @@ def _print_answer(answer: Answer, *, streamed: bool, sources_shown: bool = False
         print("(cut off: the answer took longer than the time limit)")
     if not sources_shown:
         print("=" * 50)
-        for i, source in enumerate(answer.sources, 1):
-            print(f"\nSource {i}: {_cite(source)}")
-            print(f"  “{source.snippet}”")
+        _print_cited(answer.sources, gap="\n")
     print(f"\nTime to retrieve response: {answer.timings.total:.2f} s")
+
+
+def _print_cited(sources: Sequence[Source], gap: str = "") -> None:
+    for i, source in enumerate(sources, 1):
+        print(f"{gap}Source {i}: {_cite(source)}\n  “{source.snippet}”")
 
 
 # ----- status / eval -----
