@@ -21,6 +21,7 @@ SEEN_KEEP_SECONDS = 7 * 86400
 TURNS_KEEP_SECONDS = 90 * 86400
 HISTORY_TURNS = 6
 RECENT_DURATIONS = 10
+CHECKPOINT_SECONDS = 2.0
 
 Outcome = Literal["queued", "duplicate", "full", "user_full"]
 
@@ -115,7 +116,9 @@ def _row_job(row: tuple[Any, ...]) -> Job:
 class QuestionQueue:
     """Questions waiting for the one worker; safe to share between threads."""
 
-    def __init__(self, path: Path, *, max_size: int, per_user_max: int) -> None:
+    def __init__(
+        self, path: Path, *, max_size: int, per_user_max: int, checkpoint_seconds: float = CHECKPOINT_SECONDS
+    ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.max_size = max_size
@@ -127,9 +130,14 @@ class QuestionQueue:
         self._wakeups = 0
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
+        # With synchronous=NORMAL a WAL commit does not fsync, but SQLite's automatic checkpoint runs inside
+        # the commit that crosses 1,000 pages and fsyncs the database file; on a busy disk that took over a
+        # second, and an event is acked only after its commit. Checkpoints run on their own thread instead.
+        self._db.execute("PRAGMA wal_autocheckpoint=0")
         self._db.executescript(_SCHEMA)
         self._migrate()
         self._recover()
+        self._checkpointer = _Checkpointer(path, checkpoint_seconds) if checkpoint_seconds > 0 else None
 
     @classmethod
     def beside_index(cls, index_dir: Path, *, max_size: int, per_user_max: int) -> QuestionQueue:
@@ -309,10 +317,55 @@ class QuestionQueue:
             ).fetchall()
         return [float(row[0]) for row in rows if row[0] is not None and row[0] >= 0]
 
+    def checkpoint(self) -> int:
+        """Copy committed pages from the write-ahead log into the database file; the pages copied."""
+        return _checkpoint(self.path)
+
     def close(self) -> None:
         """Close the database; later calls raise."""
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
         with self._lock:
             if not self._closed:
                 self._closed = True
                 self._db.close()
                 self._changed.notify_all()
+
+
+def _checkpoint(path: Path, db: sqlite3.Connection | None = None) -> int:
+    """A passive checkpoint from its own connection: it never blocks the queue's writers."""
+    own = db is None
+    connection = db or sqlite3.connect(str(path), isolation_level=None)
+    try:
+        row = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    finally:
+        if own:
+            connection.close()
+    return max(0, int(row[2])) if row else 0
+
+
+class _Checkpointer:
+    """Checkpoints the queue's write-ahead log every few seconds from a daemon thread."""
+
+    def __init__(self, path: Path, interval: float) -> None:
+        self._path = path
+        self._interval = interval
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="docbot-queue-checkpoint", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        db = sqlite3.connect(str(self._path), isolation_level=None)
+        try:
+            while not self._stopping.wait(self._interval):
+                try:
+                    _checkpoint(self._path, db)
+                except sqlite3.Error as exc:
+                    logger.warning("queue checkpoint failed error=%s", exc)
+        finally:
+            db.close()
+
+    def stop(self) -> None:
+        """End the thread (the last connection to close checkpoints what is left)."""
+        self._stopping.set()
+        self._thread.join(timeout=10)

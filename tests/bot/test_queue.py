@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -169,3 +172,51 @@ def test_take_wakes_up_when_a_question_arrives(queue: QuestionQueue) -> None:
     ask(queue, 1)
     taker.join(5)
     assert got == ["q1"]
+
+
+def _jobs_in_main_file(queue: QuestionQueue, tmp_path: Path) -> int:
+    """Jobs in the database file alone, without its write-ahead log (what a checkpoint has copied)."""
+    copy = tmp_path / "main-file-only.sqlite3"
+    shutil.copyfile(queue.path, copy)
+    db = sqlite3.connect(str(copy))
+    try:
+        return int(db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0])
+    except sqlite3.OperationalError:  # no such table: not even the schema was checkpointed
+        return 0
+    finally:
+        db.close()
+
+
+def test_commits_never_checkpoint_so_an_ack_never_waits_on_fsync(tmp_path: Path) -> None:
+    """Well past SQLite's automatic 1,000-page checkpoint, the database file still holds none of the jobs:
+    the commits that events are acked after only append to the log; queue.checkpoint() copies them."""
+    queue = QuestionQueue(tmp_path / "q.sqlite3", max_size=5000, per_user_max=5000, checkpoint_seconds=0)
+    try:
+        queue.checkpoint()  # the schema, so the main file can be read
+        for n in range(1500):
+            ask(queue, n, user=f"U{n % 7}")
+        assert (tmp_path / "q.sqlite3-wal").stat().st_size > 1000 * 4096
+        assert _jobs_in_main_file(queue, tmp_path) == 0
+        assert queue.checkpoint() > 1000
+        assert _jobs_in_main_file(queue, tmp_path) == 1500
+    finally:
+        queue.close()
+
+
+def _checkpointers() -> int:
+    return sum(t.name == "docbot-queue-checkpoint" for t in threading.enumerate())
+
+
+def test_the_background_checkpointer_copies_commits_into_the_database_file(tmp_path: Path) -> None:
+    before = _checkpointers()
+    queue = QuestionQueue(tmp_path / "q.sqlite3", max_size=100, per_user_max=100, checkpoint_seconds=0.05)
+    try:
+        for n in range(20):
+            ask(queue, n)
+        deadline = time.monotonic() + 10
+        while _jobs_in_main_file(queue, tmp_path) < 20:
+            assert time.monotonic() < deadline, "the checkpointer never ran"
+            threading.Event().wait(0.05)
+    finally:
+        queue.close()
+    assert _checkpointers() == before
