@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from bot.evaluate import EvalQuestion, load_questions
-from tests.eval import BLIND_SETS, EVAL_DIR, QUESTION_SETS, UNANSWERABLE_SET
+from tests.eval import BLIND_SETS, EVAL_DIR, FRESH_SETS, QUESTION_SETS, UNANSWERABLE_SET
 
-QUESTION_FILES = {name: 30 for name in BLIND_SETS} | {"questions.jsonl": 60, "holdout.jsonl": 20}
+QUESTION_FILES = {name: 30 for name in (*BLIND_SETS, *FRESH_SETS)} | {"questions.jsonl": 60, "holdout.jsonl": 20}
 MIN_DOCS = 6
 
 
@@ -52,7 +52,7 @@ def test_holdout_is_disjoint_from_tuning_set() -> None:
     assert [q for q in holdout if (q.doc, q.page) in tuning_pages] == []
 
 
-@pytest.mark.parametrize("name", BLIND_SETS)
+@pytest.mark.parametrize("name", (*BLIND_SETS, *FRESH_SETS))
 def test_blind_holdouts_repeat_no_earlier_question(name: str) -> None:
     # Written blind, in rounds, as fresh checks; the two short documents (an 11-page handbook, a 16-page
     # paper) have no unused pages left, so only the questions must differ.
@@ -73,7 +73,7 @@ def test_blind_holdouts_ask_about_new_pages_of_the_long_documents() -> None:
     seen: set[tuple[str, int]] = set()
     for name in QUESTION_SETS:
         pages = [(q.doc, q.page) for q in load_questions(EVAL_DIR / name) if q.doc in long_docs]
-        if name in BLIND_SETS[2:]:
+        if name in (*BLIND_SETS[2:], *FRESH_SETS):
             assert seen.isdisjoint(pages), name
         seen.update(pages)
 
