@@ -364,6 +364,7 @@ class FakeSlack:
         }
 
     def _api_chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
+        self._need_scope("chat.postEphemeral")
         channel = self._channel_arg(args)
         if not args.get("user"):
             raise ApiError("user_not_in_channel")
@@ -1081,11 +1082,20 @@ class FakeSlack:
     def _init_interactive(self) -> None:
         self.trigger_ttl = TRIGGER_TTL_SECONDS
         self.granted_scopes: set[str] | None = None
+        self.bot_events: set[str] | None = None  # None: every event is delivered
+        self.interactivity = True
         self._triggers: dict[str, tuple[float, str]] = {}  # trigger_id -> (issued at, user)
         self._exchanged: set[str] = set()
         self._views: dict[str, dict[str, Any]] = {}
         self._prompts: dict[str, list[dict[str, Any]]] = {}  # channel -> setSuggestedPrompts applied
         self._payloads: dict[str, tuple[str, dict[str, Any]]] = {}  # envelope_id -> (type, payload)
+
+    def apply_manifest(self, manifest: dict[str, Any]) -> None:
+        """Behave like a workspace where the app was created from `manifest` (slack/manifest.yml, parsed):
+        only its bot scopes granted, only its events sent, interactive payloads only with interactivity."""
+        self.granted_scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+        self.bot_events = set(manifest["settings"]["event_subscriptions"]["bot_events"])
+        self.interactivity = bool(manifest["settings"].get("interactivity", {}).get("is_enabled"))
 
     def _need_scope(self, method: str) -> None:
         scope = _METHOD_SCOPES.get(method)
@@ -1166,6 +1176,7 @@ class FakeSlack:
             return copy.deepcopy(list(self._views.values()))
 
     def _send_interactive(self, payload: dict[str, Any]) -> str:
+        assert self.interactivity, "interactivity is off in the app's manifest: Slack sends no payload"
         envelope_id = self.send_envelope("interactive", payload)
         with self._lock:
             self._payloads[envelope_id] = ("interactive", copy.deepcopy(payload))
@@ -1273,6 +1284,8 @@ class FakeSlack:
 
     def open_app_home(self, *, user: str = "U1", channel: str = "D1", tab: str = "messages") -> str:
         """The person opens the app's Messages (or Home) tab: an app_home_opened event; its envelope_id."""
+        subscribed = self.bot_events is None or "app_home_opened" in self.bot_events
+        assert subscribed, "the app's manifest does not subscribe to app_home_opened: Slack sends nothing"
         return self.send_event({"type": "app_home_opened", "user": user, "channel": channel, "tab": tab})
 
 
@@ -1284,7 +1297,10 @@ MAX_VIEW_TITLE = 24
 MAX_VIEW_BLOCKS = 100
 MAX_PRIVATE_METADATA = 3000
 MAX_PROMPTS = 4
-_METHOD_SCOPES = {"assistant.threads.setSuggestedPrompts": "assistant:write"}
+_METHOD_SCOPES = {
+    "assistant.threads.setSuggestedPrompts": "assistant:write",
+    "chat.postEphemeral": "chat:write",
+}
 
 
 def _plain_text_errors(obj: Any, limit: int, where: str) -> list[str]:

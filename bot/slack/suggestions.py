@@ -19,13 +19,15 @@ logger = logging.getLogger(__name__)
 
 MAX_PROMPTS = 4  # Slack shows up to four suggested prompts
 TITLE_CHARS = 60
+MAX_TITLE_WORDS = 14
 TOPIC_CHARS = 70
 PROMPTS_TITLE = "Ask about a document"
 SECTION_SEPARATOR = " > "  # as ingest/chunking.py joins heading paths
 # Headings that are navigation or boilerplate, not a topic worth asking about.
 _DULL = re.compile(
     r"^(table of contents|contents|index|references|bibliography|signatures?|exhibits?( index)?|"
-    r"appendix|acknowledge?ments?|glossary|notes?|forward[- ]looking statements)$",
+    r"appendix|acknowledge?ments?|glossary|notes?|forward[- ]looking statements|introduction|overview|"
+    r"summary|preface|foreword|abstract|cover|title page)$",
     re.IGNORECASE,
 )
 _NUMBERING = re.compile(
@@ -70,8 +72,10 @@ def _shorten(text: str, limit: int) -> str:
 
 
 def _title(section: DocumentSection) -> str:
+    """The document's title, or its file name when the title is missing or reads like a sentence (a
+    title guessed from the first line of text can be one)."""
     title = _plain(section.title)
-    if not title:
+    if not title or title.endswith((".", "?", "!")) or len(title.split()) > MAX_TITLE_WORDS:
         title = _plain(PurePath(section.file).stem.replace("_", " ").replace("-", " "))
     return title
 
@@ -83,6 +87,8 @@ def topic_of(heading: str) -> str:
     if not parts:
         return ""
     topic = _plain(_NUMBERING.sub("", parts[0]).strip(" .:-"))
+    if topic.isupper():
+        topic = topic.title()  # "RISK FACTORS" reads as shouting in a question
     if not any(ch.isalpha() for ch in topic) or _DULL.match(topic) or len(topic) > TOPIC_CHARS:
         return ""
     return topic
