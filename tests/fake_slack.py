@@ -1203,7 +1203,7 @@ class FakeSlack:
         assert found, f"message {message_ts} shows no feedback buttons"
         block, element = found[-1]
         button = element["positive_button" if positive else "negative_button"]
-        payload = {
+        payload: dict[str, Any] = {
             "type": "block_actions",
             "user": self._user_obj(user),
             "api_app_id": self.app_id,
