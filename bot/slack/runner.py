@@ -186,7 +186,7 @@ def run_slack(
         update_interval=settings.stream_update_seconds,
         cpu_gate=cpu_gate,
         scopes=scopes,
-        feedback=feedback,
+        feedback=feedback if settings.feedback_buttons else None,
     )
     intake = ThreadPoolExecutor(1, thread_name_prefix="docbot-intake")
     notifier = ThreadPoolExecutor(NOTIFIER_THREADS, thread_name_prefix="docbot-notify")

@@ -174,3 +174,11 @@ def test_people_off_the_allowed_list_cannot_vote(fake_slack: FakeSlack, start_bo
         assert store.items() == []
     finally:
         store.close()
+
+
+def test_feedback_buttons_can_be_turned_off(fake_slack: FakeSlack, start_bot: StartBot) -> None:
+    start_bot(feedback_buttons=False)
+    _, ts = fake_slack.mention(QUESTION)
+    [answer] = Thread(fake_slack, "C1", ts).wait_answered()
+    assert all(block["type"] != "context_actions" for block in answer["blocks"])
+    assert "*Sources*" in answer["text"]
