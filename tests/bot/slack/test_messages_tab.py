@@ -153,3 +153,31 @@ def test_the_manifest_declares_what_feedback_and_the_messages_tab_need() -> None
     assert "app_home_opened" in manifest["settings"]["event_subscriptions"]["bot_events"]
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
     assert manifest["settings"]["socket_mode_enabled"] is True
+
+
+def test_prompts_in_a_dm_leave_out_documents_a_dm_may_not_retrieve(
+    fake_slack: FakeSlack, make_settings: Callable[..., Any], embeddings: Embeddings
+) -> None:
+    fake_slack.apply_manifest(_manifest())
+    settings = make_settings(
+        slack_bot_token=fake_slack.bot_token,
+        slack_app_token=fake_slack.app_token,
+        slack_api_url=fake_slack.api_url,
+        scopes="hr/=C0HR",
+    )
+    make_text_pdf(
+        settings.data_dir / "hr" / "salaries.pdf", ["Level four pays 93 thousand."], title="Salary Bands"
+    )
+    make_text_pdf(
+        settings.data_dir / "handbook.pdf", ["Pay day is the last working day."], title="Staff Handbook"
+    )
+    engine = open_engine(settings, load_llm=False, embeddings=embeddings)
+    engine.sync()
+    bot = RunningBot(fake_slack, settings, engine.qa, documents=engine.store.document_sections)
+    try:
+        bot.start()
+        fake_slack.wait_for_ack(fake_slack.open_app_home())
+        assert [p["title"] for p in _prompts_after(fake_slack, 1)] == ["Staff Handbook"]
+    finally:
+        assert bot.stop() == 0
+        engine.close()
