@@ -8,7 +8,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.feedback import FeedbackStore, VoteResult
+from bot.feedback import VoteResult
 from bot.slack.context import BotContext
 from bot.slack.feedback_ui import REFUSED, ReasonContext, acknowledgement, post_ephemeral, reason_modal
 from bot.slack.render import FEEDBACK_ACTION, parse_feedback_value
@@ -61,12 +61,10 @@ def register(app: App, ctx: BotContext) -> None:
             return
         trigger = str(body.get("trigger_id") or "")
         reply = ReasonContext(job_id, channel, thread_ts)
-        ctx.later("feedback ack", lambda: _answer_click(ctx, store, result, reply, user, trigger))
+        ctx.later("feedback ack", lambda: _answer_click(ctx, result, reply, user, trigger))
 
 
-def _answer_click(
-    ctx: BotContext, store: FeedbackStore, result: VoteResult, where: ReasonContext, user: str, trigger: str
-) -> None:
+def _answer_click(ctx: BotContext, result: VoteResult, where: ReasonContext, user: str, trigger: str) -> None:
     """After 👎 (without a reason yet) open the reason modal first: its trigger id lives only 3 s."""
     opened = False
     if result.vote == "down" and not result.has_reason and trigger:
