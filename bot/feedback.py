@@ -160,7 +160,7 @@ class FeedbackItem:
 class FeedbackStore:
     """Votes and the answers they are about, in <index_dir>/feedback.sqlite3; thread-safe."""
 
-    def __init__(self, path: Path, *, model: str = "") -> None:
+    def __init__(self, path: Path, *, model: str = "", prune: bool = False) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.model = model
@@ -169,13 +169,14 @@ class FeedbackStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
-        with self._tx() as db:
-            db.execute("DELETE FROM seen WHERE at < ?", (time.time() - SEEN_KEEP_SECONDS,))
+        if prune:  # only the bot: `docbot feedback` reads and must not need to write
+            with self._tx() as db:
+                db.execute("DELETE FROM seen WHERE at < ?", (time.time() - SEEN_KEEP_SECONDS,))
 
     @classmethod
-    def beside_index(cls, index_dir: Path, *, model: str = "") -> FeedbackStore:
-        """Open <index_dir>/feedback.sqlite3 (beside the queue)."""
-        return cls(index_dir / FEEDBACK_FILE, model=model)
+    def beside_index(cls, index_dir: Path, *, model: str = "", prune: bool = False) -> FeedbackStore:
+        """Open <index_dir>/feedback.sqlite3 (beside the queue); `prune` forgets week-old click ids."""
+        return cls(index_dir / FEEDBACK_FILE, model=model, prune=prune)
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:

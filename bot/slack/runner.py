@@ -172,7 +172,7 @@ def run_slack(
     queue = QuestionQueue.beside_index(
         settings.index_dir, max_size=settings.queue_max, per_user_max=settings.queue_per_user_max
     )
-    feedback = FeedbackStore.beside_index(settings.index_dir, model=settings.model_path.name)
+    feedback = FeedbackStore.beside_index(settings.index_dir, model=settings.model_path.name, prune=True)
     suggestions = SuggestedPrompts(documents) if documents is not None else None
     client = make_web_client(settings)
     replies = ThreadReplies(client)

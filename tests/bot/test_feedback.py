@@ -4,6 +4,7 @@ what was answered kept beside the vote, and 👎s with a reason turned into `doc
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 
 from bot.answer import Answer, Source, Timings
 from bot.evaluate import load_questions
-from bot.feedback import MAX_REASON_CHARS, FeedbackStore, FeedbackSummary
+from bot.feedback import FEEDBACK_FILE, MAX_REASON_CHARS, FeedbackStore, FeedbackSummary
 
 SOURCES = [
     Source("reports/manu.pdf", 53, "43", "minimum guarantee of £750 million", 0.9),
@@ -140,3 +141,21 @@ def test_the_summary_line() -> None:
     assert FeedbackSummary(0, 0, 0).line() == "no votes yet"
     assert FeedbackSummary(3, 1, 1).line() == "3 👍 · 1 👎 (75% 👍), 1 with a reason"
     assert FeedbackSummary(2, 0, 0).line() == "2 👍 · 0 👎 (100% 👍)"
+
+
+def test_click_ids_are_forgotten_after_a_week_by_the_bot_only(tmp_path: Path) -> None:
+    store = FeedbackStore.beside_index(tmp_path)
+    store.vote(job_id=1, user="U1", vote="up", click_id="old")
+    store.close()
+    db = sqlite3.connect(str(tmp_path / FEEDBACK_FILE))
+    db.execute("UPDATE seen SET at = 0")
+    db.commit()
+    db.close()
+    reader = FeedbackStore.beside_index(tmp_path)  # `docbot feedback` keeps everything
+    assert reader.vote(job_id=1, user="U1", vote="up", click_id="old").outcome == "redelivered"
+    reader.close()
+    bot = FeedbackStore.beside_index(tmp_path, prune=True)
+    try:
+        assert bot.vote(job_id=1, user="U1", vote="up", click_id="old").outcome == "same"
+    finally:
+        bot.close()
