@@ -1,4 +1,4 @@
-"""`docbot` command line: ingest, search, ask, status, eval, run."""
+"""`docbot` command line: ingest, search, ask, status, eval, feedback, run."""
 
 from __future__ import annotations
 
@@ -66,6 +66,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="answer each question with the configured model and score the answers (accuracy, abstention)",
     )
 
+    feedback = sub.add_parser("feedback", help="the 👍/👎 people gave answers in Slack, newest first")
+    _add_dirs(feedback)
+    feedback.add_argument("--json", action="store_true", help="print the votes and their share as JSON")
+    feedback.add_argument("-n", "--limit", type=int, default=None, help="show only the newest N votes")
+    feedback.add_argument(
+        "--export",
+        type=Path,
+        default=None,
+        metavar="QUESTIONS.jsonl",
+        help="write each 👎 that has a reason as a question `docbot eval` reads",
+    )
+
     run = sub.add_parser("run", help="run the Slack bot (or a console chat when no Slack tokens are set)")
     _add_dirs(run, data=True)
     return parser
@@ -94,6 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "ask": cmd_ask,
         "status": cmd_status,
         "eval": cmd_eval,
+        "feedback": cmd_feedback,
         "run": cmd_run,
     }[args.command]
     try:
@@ -451,6 +464,95 @@ def _eval_answers(settings: Settings, questions: Sequence[EvalQuestion], *, as_j
     return 0
 
 
+# ----- feedback -----
+
+
+def cmd_feedback(settings: Settings, args: argparse.Namespace) -> int:
+    """List the votes on answers (newest first, with the share of 👍), or export 👎s with a reason."""
+    from bot.feedback import FEEDBACK_FILE, FeedbackStore
+
+    path = settings.index_dir / FEEDBACK_FILE
+    if not path.is_file():
+        if args.export is not None:
+            print(f"docbot: no feedback at {path} yet; nothing to export", file=sys.stderr)
+            return 1
+        empty: dict[str, Any] = {
+            "votes": 0,
+            "up": 0,
+            "down": 0,
+            "share_up": None,
+            "with_reason": 0,
+            "items": [],
+        }
+        print(json.dumps(empty) if args.json else f"no feedback yet ({path} does not exist)")
+        return 0
+    store = FeedbackStore(path)
+    try:
+        summary = store.summary()
+        items = store.items(args.limit)
+    finally:
+        store.close()
+    if args.export is not None:
+        return _export_feedback(items, args.export)
+    if args.json:
+        data = {
+            "votes": summary.votes,
+            "up": summary.up,
+            "down": summary.down,
+            "share_up": None if summary.share_up is None else round(summary.share_up, 4),
+            "with_reason": summary.with_reason,
+            "items": [item.to_dict() for item in items],
+        }
+        print(json.dumps(data, ensure_ascii=False))
+        return 0
+    print(f"feedback: {summary.votes} votes, {summary.line()}")
+    for item in items:
+        print(_feedback_line(item))
+    return 0
+
+
+def _feedback_line(item: Any) -> str:
+    from bot.answer import display_name
+
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(item.at))
+    mark = "👍" if item.vote == "up" else "👎"
+    question = display_name(item.question) or f"(answer {item.job_id} not recorded)"
+    line = f"{when} {mark} {item.user} job {item.job_id}: {question[:100]}"
+    if item.reason:
+        line += f"\n    reason: {display_name(item.reason)}"
+    if item.sources:
+        cited = ", ".join(f"{s.get('file')} p. {s.get('page')}" for s in item.sources[:4])
+        line += f"\n    cited: {display_name(cited)}"
+    return line
+
+
+def _export_feedback(items: Sequence[Any], path: Path) -> int:
+    """Write each 👎 with a reason (one per question) in the JSONL format `docbot eval` reads."""
+    lines: list[str] = []
+    seen: set[str] = set()
+    skipped = 0
+    for item in items:
+        if item.vote != "down" or not item.reason:
+            continue
+        question = item.eval_question()
+        if question is None:
+            skipped += 1
+            continue
+        if question["question"] in seen:
+            continue
+        seen.add(question["question"])
+        lines.append(json.dumps(question, ensure_ascii=False))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    note = f" ({skipped} without a cited page left out)" if skipped else ""
+    print(
+        f"wrote {len(lines)} questions to {path}{note}. Each one's doc and page are the first page the "
+        "bot cited, which the asker disliked: check them against the reason before adding it to a set.",
+        file=sys.stderr,
+    )
+    return 0
+
+
 # ----- run -----
 
 
@@ -468,7 +570,14 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         if settings.slack_configured:
             from bot.slack.runner import run_slack
 
-            return run_slack(settings, engine.qa, engine.status, cpu_gate=gate, reindex=reindex)
+            return run_slack(
+                settings,
+                engine.qa,
+                engine.status,
+                cpu_gate=gate,
+                reindex=reindex,
+                documents=engine.store.document_sections,
+            )
         print(_no_slack_message(settings), file=sys.stderr)
         from bot.console import run_console
 

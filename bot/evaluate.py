@@ -14,7 +14,8 @@ Hit = tuple[str, int]
 SearchFn = Callable[[str, int], Sequence[Hit]]
 
 _REQUIRED_KEYS = ("question", "doc", "page")
-_KNOWN_KEYS = frozenset((*_REQUIRED_KEYS, "also_on", "answer", "answerable"))
+# "feedback": the vote, reason and cited pages `docbot feedback --export` keeps with a question; not scored.
+_KNOWN_KEYS = frozenset((*_REQUIRED_KEYS, "also_on", "answer", "answerable", "feedback"))
 _MISS_HITS_SHOWN = 3
 
 

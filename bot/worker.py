@@ -13,7 +13,8 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from typing import TypeVar
 
-from bot.answer import Answerer, Source
+from bot.answer import Answer, Answerer, Source
+from bot.feedback import FeedbackStore
 from bot.queue import Job, QuestionQueue
 from bot.slack.render import (
     render_answer,
@@ -21,6 +22,7 @@ from bot.slack.render import (
     render_interrupted,
     render_partial,
     render_placeholder,
+    with_feedback,
 )
 from bot.slack.thread import ThreadReplies, answer_metadata, is_transient, slack_error
 from ingest.cpu_gate import CpuGate
@@ -113,8 +115,10 @@ class Worker:
         abort_grace: float = ABORT_GRACE_SECONDS,
         cpu_gate: CpuGate | None = None,
         scopes: FolderScopes | None = None,
+        feedback: FeedbackStore | None = None,
     ) -> None:
         self._queue = queue
+        self._feedback = feedback
         self._scopes = scopes
         self._cpu_gate = cpu_gate
         self._answerer = answerer
@@ -278,6 +282,9 @@ class Worker:
         messages = render_answer(
             answer, docs_base_url=self._docs_base_url, freshness=self._freshness(), elapsed=elapsed
         )
+        if self._feedback is not None:
+            messages = with_feedback(messages, job.id)
+            self._record_for_feedback(job, answer, elapsed)
         self._abort.wait(max(0.0, last_sent + self._update_interval - time.monotonic()))
         self._deliver(lambda: self._replies.update(job.channel, reply_ts, messages[0]))
         for message in messages[1:]:
@@ -294,6 +301,22 @@ class Worker:
             elapsed,
             len(messages),
         )
+
+    def _record_for_feedback(self, job: Job, answer: Answer, elapsed: float) -> None:
+        """Keep what was answered before the buttons appear, so a vote finds it; a failure costs only that."""
+        assert self._feedback is not None
+        try:
+            self._feedback.record_answer(
+                job_id=job.id,
+                channel=job.channel,
+                thread_ts=job.thread_ts,
+                question_ts=job.ts,
+                asker=job.user,
+                answer=answer,
+                seconds=elapsed,
+            )
+        except Exception:
+            logger.exception("could not record the answer for feedback job=%d", job.id)
 
     def _placeholder_left_behind(self, job: Job) -> str | None:
         """For a job revived after a crash with no reply recorded: the placeholder it may have posted just

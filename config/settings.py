@@ -173,6 +173,10 @@ class Settings(BaseSettings):
         True,
         description="In channels, answer replies without @mention in threads begun by a question to the bot.",
     )
+    feedback_buttons: bool = Field(
+        True,
+        description="Put 👍/👎 buttons under each final answer; votes and reasons go to feedback.sqlite3.",
+    )
     shutdown_timeout_seconds: float = Field(
         20.0, gt=0, description="On SIGTERM, seconds the current answer may take before it is checkpointed."
     )

@@ -163,6 +163,8 @@ def _block_errors(blocks: Any) -> list[str]:
             errors.append(f"must be less than {MAX_HEADER_CHARS + 1} characters {ptr}/text/text]")
         elif kind == "context" and len(block.get("elements") or []) > MAX_CONTEXT_ELEMENTS:
             errors.append(f"no more than {MAX_CONTEXT_ELEMENTS} items allowed {ptr}/elements]")
+        elif kind == "context_actions":
+            errors += _context_actions_errors(block, ptr)
     return errors
 
 
@@ -196,6 +198,7 @@ class FakeSlack:
         self._last_ts = 0.0
         self._ids = itertools.count(1)
         self.connections_opened = 0
+        self._init_interactive()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
@@ -361,11 +364,14 @@ class FakeSlack:
         }
 
     def _api_chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
+        self._need_scope("chat.postEphemeral")
         channel = self._channel_arg(args)
         if not args.get("user"):
             raise ApiError("user_not_in_channel")
         self._check_content(args)
         message = {**self._bot_message(args, self._new_ts()), "user_to": str(args["user"])}
+        if args.get("thread_ts"):
+            message["thread_ts"] = str(args["thread_ts"])
         self._ephemerals.setdefault(channel, []).append(message)
         return {"message_ts": message["ts"]}
 
@@ -1066,6 +1072,316 @@ class FakeSlack:
                 "authorizations": [{"team_id": self.team_id, "user_id": self.bot_user_id, "is_bot": True}],
             },
         }
+
+    # ---- interactivity and the Messages tab: feedback buttons, modals, suggested prompts -------------
+    # Slack's rules as the bot meets them: a click arrives as a block_actions envelope carrying a fresh
+    # trigger_id, which views.open accepts once and only within 3 s; a submitted modal arrives as a
+    # view_submission envelope; opening the app's Messages tab is an app_home_opened event. Methods are
+    # checked against `granted_scopes` (None: every scope granted).
+
+    def _init_interactive(self) -> None:
+        self.trigger_ttl = TRIGGER_TTL_SECONDS
+        self.granted_scopes: set[str] | None = None
+        self.bot_events: set[str] | None = None  # None: every event is delivered
+        self.interactivity = True
+        self._triggers: dict[str, tuple[float, str]] = {}  # trigger_id -> (issued at, user)
+        self._exchanged: set[str] = set()
+        self._views: dict[str, dict[str, Any]] = {}
+        self._prompts: dict[str, list[dict[str, Any]]] = {}  # channel -> setSuggestedPrompts applied
+        self._payloads: dict[str, tuple[str, dict[str, Any]]] = {}  # envelope_id -> (type, payload)
+
+    def apply_manifest(self, manifest: dict[str, Any]) -> None:
+        """Behave like a workspace where the app was created from `manifest` (slack/manifest.yml, parsed):
+        only its bot scopes granted, only its events sent, interactive payloads only with interactivity."""
+        self.granted_scopes = set(manifest["oauth_config"]["scopes"]["bot"])
+        self.bot_events = set(manifest["settings"]["event_subscriptions"]["bot_events"])
+        self.interactivity = bool(manifest["settings"].get("interactivity", {}).get("is_enabled"))
+
+    def _need_scope(self, method: str) -> None:
+        scope = _METHOD_SCOPES.get(method)
+        if scope and self.granted_scopes is not None and scope not in self.granted_scopes:
+            raise ApiError("missing_scope", needed=scope, provided=",".join(sorted(self.granted_scopes)))
+
+    def _new_trigger(self, user: str) -> str:
+        trigger = f"{next(self._ids)}.{int(time.time())}.{uuid.uuid4().hex[:16]}"
+        with self._lock:
+            self._triggers[trigger] = (time.monotonic(), user)
+        return trigger
+
+    def _api_views_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        trigger = str(args.get("trigger_id") or "")
+        view = args.get("view")
+        if isinstance(view, str):
+            try:
+                view = json.loads(view)
+            except ValueError as e:
+                raise ApiError("invalid_arguments") from e
+        if not trigger or view is None:
+            missing = "trigger_id" if not trigger else "view"
+            raise ApiError("invalid_arguments", response_metadata={"messages": [f"missing {missing}"]})
+        issued = self._triggers.get(trigger)
+        if issued is None:
+            raise ApiError("invalid_trigger_id")
+        if trigger in self._exchanged:
+            raise ApiError("exchanged_trigger_id")
+        if time.monotonic() - issued[0] > self.trigger_ttl:
+            raise ApiError("expired_trigger_id")
+        errors = _view_errors(view)
+        if errors:
+            raise ApiError("invalid_arguments", response_metadata={"messages": errors})
+        self._exchanged.add(trigger)
+        view_id = f"V{next(self._ids):08d}"
+        stored = {
+            **copy.deepcopy(view),
+            "id": view_id,
+            "team_id": self.team_id,
+            "app_id": self.app_id,
+            "bot_id": self.bot_id,
+            "hash": uuid.uuid4().hex[:20],
+            "state": {"values": {}},
+            "private_metadata": str(view.get("private_metadata", "")),
+            "callback_id": str(view.get("callback_id", "")),
+        }
+        self._views[view_id] = {"view": stored, "user": issued[1]}
+        return {"view": copy.deepcopy(stored)}
+
+    def _api_assistant_threads_setSuggestedPrompts(self, args: dict[str, Any]) -> dict[str, Any]:
+        self._need_scope("assistant.threads.setSuggestedPrompts")
+        channel = str(args.get("channel_id", ""))
+        if not _CHANNEL_ID.match(channel):
+            raise ApiError("channel_not_found")
+        prompts = args.get("prompts")
+        if isinstance(prompts, str):
+            with contextlib.suppress(ValueError):
+                prompts = json.loads(prompts)
+        errors = _prompt_errors(prompts)
+        if args.get("title") is not None and not isinstance(args["title"], str):
+            errors.append("title must be a string")
+        if errors:
+            raise ApiError("invalid_arguments", response_metadata={"messages": errors})
+        if args.get("thread_ts"):
+            return {}  # the agent view ignores a thread_ts call without an error
+        self._prompts[channel] = [{"title": args.get("title"), "prompts": copy.deepcopy(prompts)}]
+        return {}
+
+    def suggested_prompts(self, channel: str) -> dict[str, Any] | None:
+        """The suggested prompts (title and prompts) last set for a DM's Messages tab, or None."""
+        with self._lock:
+            latest = self._prompts.get(channel)
+            return copy.deepcopy(latest[-1]) if latest else None
+
+    def views(self) -> list[dict[str, Any]]:
+        """Modals opened so far, oldest first: {"view": ..., "user": ...}."""
+        with self._lock:
+            return copy.deepcopy(list(self._views.values()))
+
+    def _send_interactive(self, payload: dict[str, Any]) -> str:
+        assert self.interactivity, "interactivity is off in the app's manifest: Slack sends no payload"
+        envelope_id = self.send_envelope("interactive", payload)
+        with self._lock:
+            self._payloads[envelope_id] = ("interactive", copy.deepcopy(payload))
+        return envelope_id
+
+    def _user_obj(self, user: str) -> dict[str, Any]:
+        name = f"user-{user.lower()}"
+        return {"id": user, "username": name, "name": name, "team_id": self.team_id}
+
+    def click_feedback(
+        self, channel: str, message_ts: str, *, user: str = "U1", positive: bool = True
+    ) -> str:
+        """A person clicks 👍 (positive) or 👎 on a message's feedback_buttons: a block_actions envelope
+        with a fresh trigger_id; returns its envelope_id. Fails if the message shows no such buttons."""
+        with self._lock:
+            message = copy.deepcopy(self._find(channel, message_ts))
+        found = [
+            (block, element)
+            for block in message.get("blocks") or []
+            if block.get("type") == "context_actions"
+            for element in block.get("elements") or []
+            if element.get("type") == "feedback_buttons"
+        ]
+        assert found, f"message {message_ts} shows no feedback buttons"
+        block, element = found[-1]
+        button = element["positive_button" if positive else "negative_button"]
+        payload: dict[str, Any] = {
+            "type": "block_actions",
+            "user": self._user_obj(user),
+            "api_app_id": self.app_id,
+            "token": "fake-verification-token",
+            "container": {
+                "type": "message",
+                "message_ts": message_ts,
+                "channel_id": channel,
+                "is_ephemeral": False,
+                **({"thread_ts": message["thread_ts"]} if message.get("thread_ts") else {}),
+            },
+            "trigger_id": self._new_trigger(user),
+            "team": {"id": self.team_id, "domain": "fake-team"},
+            "enterprise": None,
+            "is_enterprise_install": False,
+            "channel": {"id": channel, "name": f"channel-{channel.lower()}"},
+            "message": message,
+            "state": {"values": {}},
+            "response_url": f"{self.base_url}/response/{next(self._ids)}",
+            "actions": [
+                {
+                    "type": "feedback_buttons",
+                    "action_id": element["action_id"],
+                    "block_id": block.get("block_id", ""),
+                    "value": button["value"],
+                    "action_ts": f"{time.time():.6f}",
+                }
+            ],
+        }
+        return self._send_interactive(payload)
+
+    def submit_view(self, view_id: str, values: dict[str, Any], *, user: str | None = None) -> str:
+        """The person submits an open modal: values by action_id (text for plain_text_input, a list of
+        option values for checkboxes); a view_submission envelope; returns its envelope_id."""
+        with self._lock:
+            opened = copy.deepcopy(self._views[view_id])
+        view, user = opened["view"], user or opened["user"]
+        state: dict[str, dict[str, Any]] = {}
+        for block in view.get("blocks") or []:
+            if block.get("type") != "input":
+                continue
+            element = block["element"]
+            action = element["action_id"]
+            given = values.get(action)
+            if given in (None, "", []):
+                assert block.get("optional"), f"{action} is required: Slack would not submit"
+                continue
+            if element["type"] == "plain_text_input":
+                limit = element.get("max_length", 3000)
+                assert len(str(given)) <= limit, f"{action} is longer than {limit}: Slack would not submit"
+                state[block["block_id"]] = {action: {"type": "plain_text_input", "value": str(given)}}
+            elif element["type"] == "checkboxes":
+                picked = [o for o in element["options"] if o["value"] in given]
+                state[block["block_id"]] = {action: {"type": "checkboxes", "selected_options": picked}}
+        view["state"] = {"values": state}
+        payload = {
+            "type": "view_submission",
+            "team": {"id": self.team_id, "domain": "fake-team"},
+            "user": self._user_obj(user),
+            "api_app_id": self.app_id,
+            "token": "fake-verification-token",
+            "trigger_id": self._new_trigger(user),
+            "view": view,
+            "response_urls": [],
+            "enterprise": None,
+            "is_enterprise_install": False,
+        }
+        return self._send_interactive(payload)
+
+    def redeliver(self, envelope_id: str) -> str:
+        """Send an interactive envelope's payload again under a new envelope id (at-least-once delivery)."""
+        with self._lock:
+            kind, payload = self._payloads[envelope_id]
+        new_id = self.send_envelope(kind, copy.deepcopy(payload))
+        with self._lock:
+            self._payloads[new_id] = (kind, payload)
+        return new_id
+
+    def open_app_home(self, *, user: str = "U1", channel: str = "D1", tab: str = "messages") -> str:
+        """The person opens the app's Messages (or Home) tab: an app_home_opened event; its envelope_id."""
+        subscribed = self.bot_events is None or "app_home_opened" in self.bot_events
+        assert subscribed, "the app's manifest does not subscribe to app_home_opened: Slack sends nothing"
+        return self.send_event({"type": "app_home_opened", "user": user, "channel": channel, "tab": tab})
+
+
+TRIGGER_TTL_SECONDS = 3.0
+MAX_CONTEXT_ACTIONS = 5
+MAX_FEEDBACK_TEXT = 75
+MAX_FEEDBACK_VALUE = 2000
+MAX_VIEW_TITLE = 24
+MAX_VIEW_BLOCKS = 100
+MAX_PRIVATE_METADATA = 3000
+MAX_PROMPTS = 4
+_METHOD_SCOPES = {
+    "assistant.threads.setSuggestedPrompts": "assistant:write",
+    "chat.postEphemeral": "chat:write",
+}
+
+
+def _plain_text_errors(obj: Any, limit: int, where: str) -> list[str]:
+    if not isinstance(obj, dict) or obj.get("type") != "plain_text" or not str(obj.get("text", "")):
+        return [f"must be a plain_text object {where}]"]
+    if len(str(obj["text"])) > limit:
+        return [f"must be less than {limit + 1} characters {where}/text]"]
+    return []
+
+
+def _context_actions_errors(block: dict[str, Any], ptr: str) -> list[str]:
+    """A context_actions block: 1-5 feedback_buttons or icon_button elements, each button within limits."""
+    elements = block.get("elements") or []
+    if not elements or len(elements) > MAX_CONTEXT_ACTIONS:
+        return [f"must have 1 to {MAX_CONTEXT_ACTIONS} items {ptr}/elements]"]
+    errors = []
+    for j, element in enumerate(elements):
+        where = f"{ptr}/elements/{j}"
+        kind = element.get("type") if isinstance(element, dict) else None
+        if kind not in ("feedback_buttons", "icon_button"):
+            errors.append(f"must be one of feedback_buttons, icon_button {where}/type]")
+            continue
+        if not element.get("action_id") or len(str(element["action_id"])) > 255:
+            errors.append(f"action_id must be 1 to 255 characters {where}/action_id]")
+        if kind == "feedback_buttons":
+            for side in ("positive_button", "negative_button"):
+                button = element.get(side)
+                if not isinstance(button, dict):
+                    errors.append(f"missing required field: {side} {where}]")
+                    continue
+                errors += _plain_text_errors(button.get("text"), MAX_FEEDBACK_TEXT, f"{where}/{side}/text")
+                value = button.get("value")
+                if not isinstance(value, str) or not value or len(value) > MAX_FEEDBACK_VALUE:
+                    errors.append(f"value must be 1 to {MAX_FEEDBACK_VALUE} characters {where}/{side}/value]")
+    return errors
+
+
+def _view_errors(view: Any) -> list[str]:
+    """What views.open rejects as invalid_arguments (the limits a modal meets in practice)."""
+    if not isinstance(view, dict) or view.get("type") != "modal":
+        return ["[ERROR] view type must be modal [json-pointer:/view/type]"]
+    errors = _plain_text_errors(view.get("title"), MAX_VIEW_TITLE, "[json-pointer:/view/title")
+    for key in ("submit", "close"):
+        if key in view:
+            errors += _plain_text_errors(view[key], MAX_VIEW_TITLE, f"[json-pointer:/view/{key}")
+    blocks = view.get("blocks")
+    if not isinstance(blocks, list) or not blocks or len(blocks) > MAX_VIEW_BLOCKS:
+        return [*errors, f"[ERROR] must have 1 to {MAX_VIEW_BLOCKS} blocks [json-pointer:/view/blocks]"]
+    inputs = [b for b in blocks if isinstance(b, dict) and b.get("type") == "input"]
+    if inputs and "submit" not in view:
+        errors.append("[ERROR] a view with input blocks needs submit [json-pointer:/view/submit]")
+    for i, block in enumerate(inputs):
+        where = f"[json-pointer:/view/blocks/{i}"
+        errors += _plain_text_errors(block.get("label"), 2000, f"{where}/label")
+        element = block.get("element")
+        if not isinstance(element, dict) or not element.get("action_id"):
+            errors.append(f"[ERROR] missing element or action_id {where}/element]")
+        elif element.get("type") == "plain_text_input" and int(element.get("max_length", 3000)) > 3000:
+            errors.append(f"[ERROR] max_length must be at most 3000 {where}/element/max_length]")
+        elif element.get("type") == "checkboxes" and not 1 <= len(element.get("options") or []) <= 10:
+            errors.append(f"[ERROR] must have 1 to 10 options {where}/element/options]")
+    if len(str(view.get("private_metadata", ""))) > MAX_PRIVATE_METADATA:
+        errors.append(
+            f"[ERROR] must be at most {MAX_PRIVATE_METADATA} characters [json-pointer:/view/private_metadata]"
+        )
+    if len(str(view.get("callback_id", ""))) > 255:
+        errors.append("[ERROR] must be at most 255 characters [json-pointer:/view/callback_id]")
+    return errors
+
+
+def _prompt_errors(prompts: Any) -> list[str]:
+    """assistant.threads.setSuggestedPrompts: 1 to 4 prompts, each a non-empty title and message."""
+    if not isinstance(prompts, list) or not 1 <= len(prompts) <= MAX_PROMPTS:
+        return [f"prompts must be a list of 1 to {MAX_PROMPTS}"]
+    return [
+        f"prompts[{i}] needs a non-empty title and message"
+        for i, p in enumerate(prompts)
+        if not isinstance(p, dict)
+        or not (isinstance(p.get("title"), str) and p["title"].strip())
+        or not (isinstance(p.get("message"), str) and p["message"].strip())
+    ]
 
 
 def close_handler(fake: FakeSlack, handler: Any) -> None:

@@ -120,6 +120,17 @@ class StoredChunk:
     title: str
 
 
+@dataclass(frozen=True)
+class DocumentSection:
+    """How many chunks of an indexed file carry one section heading (the heading path as stored)."""
+
+    file: str
+    title: str
+    indexed_at: float
+    section: str
+    chunks: int
+
+
 class IndexStore:
     """FAISS + SQLite index of PDF chunks. Thread-safe; one writer at a time across processes."""
 
@@ -637,6 +648,17 @@ class IndexStore:
             updated_at=float(updated) if updated else None,
             version=int(meta["generation"]),
         )
+
+    def document_sections(self) -> list[DocumentSection]:
+        """Per indexed file (newest first) its sections and their chunk counts (biggest first); a file
+        without headings has one entry with section ""."""
+        with self.snapshot():
+            rows = self._db.execute(
+                "SELECT f.path, f.title, f.indexed_at, c.section, COUNT(*) AS n FROM files f "
+                "JOIN chunks c ON c.file = f.path WHERE f.status = 'indexed' "
+                "GROUP BY f.path, c.section ORDER BY f.indexed_at DESC, f.path, n DESC, c.section"
+            ).fetchall()
+        return [DocumentSection(r[0], r[1], float(r[2]), r[3], int(r[4])) for r in rows]
 
     def check(self) -> list[str]:
         """Consistency problems (empty when healthy): SQLite integrity, FTS, vectors, FAISS."""

@@ -7,7 +7,9 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
+from bot.feedback import FeedbackStore
 from bot.queue import QuestionQueue
+from bot.slack.suggestions import SuggestedPrompts
 from bot.slack.thread import ThreadReplies, slack_error
 from bot.worker import Worker
 from config.settings import Settings
@@ -31,6 +33,8 @@ class BotContext:
     index_status: Callable[[], IndexStatus]
     schedule_status: ScheduleStatus | None = None
     run_failures: RunFailures | None = None  # the last re-index run's failed files, with reasons
+    feedback: FeedbackStore | None = None  # 👍/👎 on answers
+    suggestions: SuggestedPrompts | None = None  # the Messages tab's prompts
 
     def later(self, what: str, call: Callable[[], object]) -> None:
         """Make a Slack call on the notifier pool so the listener returns at once; failures are logged."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.answer import display_name
+from bot.feedback import FeedbackSummary
 from bot.queue import QueueSnapshot
 from bot.slack.render import escape, format_seconds
 from vectorstore.status import IndexStatus
@@ -20,7 +21,10 @@ def help_text() -> str:
             "• Ask a follow-up in the same thread (`and in 2021?`): I take the thread's earlier questions"
             " into account.",
             "• Questions are answered one at a time; I tell you your place in line when others are waiting.",
-            "• `/docbot status` (or `status` in a DM): the queue, the index and the last re-index."
+            "• Under each answer, 👍/👎 tell whoever runs me whether it helped; after 👎 a short form asks"
+            " what was wrong (optional).",
+            "• `/docbot status` (or `status` in a DM): the queue, the index, the last re-index and the"
+            " feedback so far."
             " `/docbot help` (or `help`): this message.",
         ]
     )
@@ -69,9 +73,13 @@ def status_text(
     average_seconds: float,
     index: IndexStatus | None,
     schedule: dict[str, str] | None = None,
+    feedback: FeedbackSummary | None = None,
 ) -> str:
-    """Queue length, what is being answered, index files/chunks/failures, last and next re-index."""
+    """Queue length, what is being answered, index files/chunks/failures, last and next re-index, and the
+    👍/👎 given to answers."""
     lines = _queue_lines(snapshot, running_for, average_seconds)
     lines += _index_lines(index) if index is not None else ["*Index:* status unavailable"]
     lines += _schedule_lines(schedule)
+    if feedback is not None:
+        lines.append(f"*Feedback:* {feedback.line()}")
     return "\n".join(lines)

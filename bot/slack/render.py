@@ -276,3 +276,57 @@ def render_apology(error_id: str) -> SlackMessage:
         "Please try again; if it keeps failing, give the error id to whoever runs the bot."
     )
     return SlackMessage(text=text, blocks=[_section(f":warning: {text}")])
+
+
+# --- Feedback buttons (issue 15): appended to the last message of a final answer ---------------------
+
+FEEDBACK_ACTION = "docbot_feedback"
+
+
+def feedback_value(vote: str, job_id: int) -> str:
+    """The button value a click sends back: the vote and the job it is about."""
+    return f"{vote}:{job_id}"
+
+
+def parse_feedback_value(value: str) -> tuple[str, int] | None:
+    """(vote, job id) from a feedback button's value, or None when it is not one of ours."""
+    vote, _, job = value.partition(":")
+    if vote not in ("up", "down") or not job.isdigit():
+        return None
+    return vote, int(job)
+
+
+def feedback_block(job_id: int) -> dict[str, Any]:
+    """A context_actions block with 👍/👎 feedback buttons for the answer to job `job_id`."""
+    return {
+        "type": "context_actions",
+        "block_id": f"docbot_feedback_{job_id}",
+        "elements": [
+            {
+                "type": "feedback_buttons",
+                "action_id": FEEDBACK_ACTION,
+                "positive_button": {
+                    "text": {"type": "plain_text", "text": "Good answer"},
+                    "accessibility_label": "Mark this answer as good",
+                    "value": feedback_value("up", job_id),
+                },
+                "negative_button": {
+                    "text": {"type": "plain_text", "text": "Bad answer"},
+                    "accessibility_label": "Mark this answer as wrong or unhelpful",
+                    "value": feedback_value("down", job_id),
+                },
+            }
+        ],
+    }
+
+
+def with_feedback(messages: list[SlackMessage], job_id: int) -> list[SlackMessage]:
+    """The answer's messages with the feedback block at the end of the last one (or in a message of its own
+    when the last is full)."""
+    block = feedback_block(job_id)
+    if not messages:
+        return [SlackMessage(text="Was this answer useful?", blocks=[block])]
+    last = messages[-1]
+    if len(last.blocks) >= MAX_BLOCKS:
+        return [*messages, SlackMessage(text="Was this answer useful?", blocks=[block])]
+    return [*messages[:-1], SlackMessage(text=last.text, blocks=[*last.blocks, block])]

@@ -18,10 +18,12 @@ from slack_sdk.http_retry import RetryHandler
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
 from bot.answer import Answerer
+from bot.feedback import FeedbackStore
 from bot.queue import QuestionQueue
 from bot.slack.app import api_url, create_app, make_web_client
 from bot.slack.context import BotContext, ScheduleStatus
 from bot.slack.notices import ChangeNotifier
+from bot.slack.suggestions import SectionsFn, SuggestedPrompts
 from bot.slack.thread import ThreadReplies, slack_error
 from bot.worker import Worker
 from config.settings import Settings, environment_value
@@ -149,13 +151,16 @@ def run_slack(
     stop_event: threading.Event | None = None,
     cpu_gate: CpuGate | None = None,
     reindex: ReindexScheduler | None = None,
+    documents: SectionsFn | None = None,
 ) -> int:
     """Connect to Slack in Socket Mode and answer questions until SIGTERM/SIGINT or `stop_event`.
 
     With `reindex`, the scheduler is started once the tokens check out, its notices go to the notify
     channel (when set), and it is stopped first on the way out. The worker holds `cpu_gate` (if any) for
-    each answer. Returns 0 after a clean stop, 2 when a token is missing or rejected, 1 when Slack cannot
-    be reached.
+    each answer. With `documents` (the index's sections per file), opening the bot's Messages tab shows a
+    suggested question per document, rebuilt after each re-index that changed the index. Votes on answers
+    go to feedback.sqlite3 beside the queue. Returns 0 after a clean stop, 2 when a token is missing or
+    rejected, 1 when Slack cannot be reached.
     """
     stop = stop_event or threading.Event()
     try:
@@ -167,6 +172,8 @@ def run_slack(
     queue = QuestionQueue.beside_index(
         settings.index_dir, max_size=settings.queue_max, per_user_max=settings.queue_per_user_max
     )
+    feedback = FeedbackStore.beside_index(settings.index_dir, model=settings.model_path.name, prune=True)
+    suggestions = SuggestedPrompts(documents) if documents is not None else None
     client = make_web_client(settings)
     replies = ThreadReplies(client)
     scopes = FolderScopes.from_mapping(settings.scopes) if settings.scopes else None
@@ -179,13 +186,25 @@ def run_slack(
         update_interval=settings.stream_update_seconds,
         cpu_gate=cpu_gate,
         scopes=scopes,
+        feedback=feedback if settings.feedback_buttons else None,
     )
     intake = ThreadPoolExecutor(1, thread_name_prefix="docbot-intake")
     notifier = ThreadPoolExecutor(NOTIFIER_THREADS, thread_name_prefix="docbot-notify")
     if reindex is not None and schedule_status is None:
         schedule_status = reindex.status
     run_failures = reindex.failures if reindex is not None else None
-    ctx = BotContext(settings, queue, worker, replies, notifier, index_status, schedule_status, run_failures)
+    ctx = BotContext(
+        settings,
+        queue,
+        worker,
+        replies,
+        notifier,
+        index_status,
+        schedule_status,
+        run_failures,
+        feedback=feedback,
+        suggestions=suggestions,
+    )
     handler: SocketModeHandler | None = None
     try:
         with _signals_set(stop):
@@ -195,6 +214,8 @@ def run_slack(
                 if settings.notify_channel:
                     visible = scopes.filter_for(settings.notify_channel) if scopes is not None else None
                     reindex.add_listener(ChangeNotifier(client, settings.notify_channel, visible))
+                if suggestions is not None:
+                    reindex.add_listener(suggestions.after_reindex)
                 reindex.start()
             handler = SocketModeHandler(
                 app, _token(settings, "SLACK_APP_TOKEN"), concurrency=1, ping_interval=PING_INTERVAL_SECONDS
@@ -211,6 +232,7 @@ def run_slack(
         if reindex is not None:
             reindex.stop()
         _shutdown(handler, intake, notifier, worker, queue, settings.shutdown_timeout_seconds)
+        feedback.close()
     return EXIT_OK
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.slack.context import BotContext
-from bot.slack.listeners import app_mention, command, message
+from bot.slack.listeners import app_home, app_mention, command, feedback, feedback_reason, message
 
 
 def register_all(app: App, ctx: BotContext) -> None:
@@ -13,3 +13,6 @@ def register_all(app: App, ctx: BotContext) -> None:
     app_mention.register(app, ctx)
     message.register(app, ctx)
     command.register(app, ctx)
+    feedback.register(app, ctx)
+    feedback_reason.register(app, ctx)
+    app_home.register(app, ctx)

@@ -74,12 +74,18 @@ def current_status(ctx: BotContext, channel: str | None = None) -> str:
     except Exception:
         logger.exception("schedule status failed")
         schedule = None
+    try:
+        feedback = ctx.feedback.summary() if ctx.feedback is not None else None
+    except Exception:
+        logger.exception("feedback summary failed")
+        feedback = None
     return status_text(
         ctx.queue.snapshot(),
         running_for=None if running is None else running[1],
         average_seconds=ctx.worker.average_seconds(),
         index=index,
         schedule=schedule,
+        feedback=feedback,
     )
 
 
