@@ -276,3 +276,9 @@ def render_apology(error_id: str) -> SlackMessage:
         "Please try again; if it keeps failing, give the error id to whoever runs the bot."
     )
     return SlackMessage(text=text, blocks=[_section(f":warning: {text}")])
+
+
+def render_notice(text: str) -> SlackMessage:
+    """A plain note in place of an answer (e.g. no document indexed yet); `text` may use `code` spans."""
+    shown = escape(text)
+    return SlackMessage(text=shown, blocks=[_section(f":information_source: {shown}")])

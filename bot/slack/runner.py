@@ -6,6 +6,7 @@ import logging
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -18,6 +19,8 @@ from slack_sdk.http_retry import RetryHandler
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
 from bot.answer import Answerer
+from bot.empty_index import empty_index_message
+from bot.health import BotVitals, HealthServer, health_report
 from bot.queue import QuestionQueue
 from bot.slack.app import api_url, create_app, make_web_client
 from bot.slack.context import BotContext, ScheduleStatus
@@ -149,27 +152,39 @@ def run_slack(
     stop_event: threading.Event | None = None,
     cpu_gate: CpuGate | None = None,
     reindex: ReindexScheduler | None = None,
+    bot_user: str | None = None,
+    health: HealthServer | None = None,
 ) -> int:
     """Connect to Slack in Socket Mode and answer questions until SIGTERM/SIGINT or `stop_event`.
 
     With `reindex`, the scheduler is started once the tokens check out, its notices go to the notify
     channel (when set), and it is stopped first on the way out. The worker holds `cpu_gate` (if any) for
-    each answer. Returns 0 after a clean stop, 2 when a token is missing or rejected, 1 when Slack cannot
-    be reached.
+    each answer. `bot_user` means the caller has checked the tokens already. /healthz is served from
+    `health`, or from a server of its own on settings.health_port. Returns 0 after a clean stop, 2 when a
+    token is missing or rejected, 1 when Slack cannot be reached or the health port cannot be used.
     """
     stop = stop_event or threading.Event()
-    try:
-        bot_user = check_tokens(settings)
-    except SlackStartupError as exc:
-        print(f"docbot: {exc}", file=sys.stderr)
-        logger.error("slack startup failed reason=%s", exc)
-        return exc.exit_code
+    if bot_user is None:
+        try:
+            bot_user = check_tokens(settings)
+        except SlackStartupError as exc:
+            print(f"docbot: {exc}", file=sys.stderr)
+            logger.error("slack startup failed reason=%s", exc)
+            return exc.exit_code
+    own_health = None
+    if health is None and settings.health_port:
+        try:
+            health = own_health = HealthServer(settings.health_port, lambda: {"healthy": False}).start()
+        except OSError as exc:
+            print(f"docbot: health_port {settings.health_port}: cannot listen ({exc})", file=sys.stderr)
+            return EXIT_STARTUP
     queue = QuestionQueue.beside_index(
         settings.index_dir, max_size=settings.queue_max, per_user_max=settings.queue_per_user_max
     )
     client = make_web_client(settings)
     replies = ThreadReplies(client)
     scopes = FolderScopes.from_mapping(settings.scopes) if settings.scopes else None
+    minutes = settings.reindex_minutes if reindex is not None else None
     worker = Worker(
         queue,
         answerer,
@@ -179,6 +194,13 @@ def run_slack(
         update_interval=settings.stream_update_seconds,
         cpu_gate=cpu_gate,
         scopes=scopes,
+        empty_index_text=lambda failed: empty_index_message(
+            settings.data_dir,
+            "slack",
+            reindex_minutes=minutes,
+            failed=failed,
+            indexing=reindex is not None and reindex.state().running_since is not None,
+        ),
     )
     intake = ThreadPoolExecutor(1, thread_name_prefix="docbot-intake")
     notifier = ThreadPoolExecutor(NOTIFIER_THREADS, thread_name_prefix="docbot-notify")
@@ -187,6 +209,24 @@ def run_slack(
     run_failures = reindex.failures if reindex is not None else None
     ctx = BotContext(settings, queue, worker, replies, notifier, index_status, schedule_status, run_failures)
     handler: SocketModeHandler | None = None
+    started = time.monotonic()
+
+    def vitals() -> dict[str, object]:
+        current = worker.current()
+        return health_report(
+            BotVitals(
+                slack_connected=handler is not None and handler.client.is_connected(),
+                worker_alive=worker.is_alive(),
+                queue_depth=queue.snapshot().pending,
+                answering_for_seconds=current[1] if current is not None else None,
+                stuck_after_seconds=stuck_after(settings),
+                reindex=reindex.state() if reindex is not None else None,
+                uptime_seconds=time.monotonic() - started,
+            )
+        )
+
+    if health is not None:
+        health.set_probe(vitals)
     try:
         with _signals_set(stop):
             app = create_app(settings, ctx, client=client, listener_executor=intake)
@@ -208,10 +248,25 @@ def run_slack(
         logger.exception("slack run failed")
         return EXIT_STARTUP
     finally:
+        if health is not None:
+            health.set_probe(stopping_probe)
         if reindex is not None:
             reindex.stop()
         _shutdown(handler, intake, notifier, worker, queue, settings.shutdown_timeout_seconds)
+        if own_health is not None:
+            own_health.close()
     return EXIT_OK
+
+
+def stuck_after(settings: Settings) -> float:
+    """Seconds after which an answer still running means a hung worker: the generation time limit stops
+    answers, but prompt evaluation is not interruptible, so allow it twice over and a minute."""
+    return settings.generation_timeout_seconds * 2 + 60
+
+
+def stopping_probe() -> dict[str, object]:
+    """The /healthz report while the bot shuts down."""
+    return {"healthy": False, "status": "stopping", "problems": ["stopping"]}
 
 
 def _shutdown(
