@@ -143,6 +143,12 @@ class HealthServer:
         self._server.server_close()
 
 
+def health_port_problem(port: int, exc: OSError) -> str:
+    """One line for a health port that cannot be used."""
+    reason = exc.strerror or str(exc)
+    return f"health_port {port}: cannot listen on 127.0.0.1:{port} ({reason}); set DOCBOT_HEALTH_PORT"
+
+
 def _handler_for(server: HealthServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:

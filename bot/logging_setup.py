@@ -50,11 +50,15 @@ def logging_to_stderr(level: int, log_format: LogFormat = "text") -> Iterator[No
     saved = root.level, {name: logger.level for name, logger in quieted.items()}
     root.addHandler(handler)
     root.setLevel(level)
+    if log_format == "json":  # a Python warning printed as plain text would break a line-per-object log
+        logging.captureWarnings(True)
     for name, quieter in _QUIETER.items():
         quieted[name].setLevel(logging.NOTSET if level <= logging.DEBUG else max(level, quieter))
     try:
         yield
     finally:
+        if log_format == "json":
+            logging.captureWarnings(False)
         root.removeHandler(handler)
         root.setLevel(saved[0])
         for name, old_level in saved[1].items():

@@ -100,6 +100,8 @@ def _run_slack(settings: Settings) -> int:
         try:
             health = open_health_server(settings.health_port)
         except OSError as exc:
+            from bot.health import health_port_problem
+
             print(f"docbot: {health_port_problem(settings.health_port, exc)}", file=sys.stderr)
             return EXIT_STARTUP
     try:
@@ -114,12 +116,6 @@ def open_health_server(port: int) -> HealthServer:
     from bot.health import HealthServer, starting_probe
 
     return HealthServer(port, starting_probe(time.monotonic())).start()
-
-
-def health_port_problem(port: int, exc: OSError) -> str:
-    """One line for a health port that cannot be used."""
-    reason = exc.strerror or str(exc)
-    return f"health_port {port}: cannot listen on 127.0.0.1:{port} ({reason}); set DOCBOT_HEALTH_PORT"
 
 
 def _serve_slack(settings: Settings, bot_user: str, health: HealthServer | None) -> int:

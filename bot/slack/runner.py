@@ -20,7 +20,7 @@ from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, R
 
 from bot.answer import Answerer
 from bot.empty_index import empty_index_message
-from bot.health import BotVitals, HealthServer, health_report
+from bot.health import BotVitals, HealthServer, health_port_problem, health_report
 from bot.queue import QuestionQueue
 from bot.slack.app import api_url, create_app, make_web_client
 from bot.slack.context import BotContext, ScheduleStatus
@@ -176,7 +176,7 @@ def run_slack(
         try:
             health = own_health = HealthServer(settings.health_port, lambda: {"healthy": False}).start()
         except OSError as exc:
-            print(f"docbot: health_port {settings.health_port}: cannot listen ({exc})", file=sys.stderr)
+            print(f"docbot: {health_port_problem(settings.health_port, exc)}", file=sys.stderr)
             return EXIT_STARTUP
     queue = QuestionQueue.beside_index(
         settings.index_dir, max_size=settings.queue_max, per_user_max=settings.queue_per_user_max
