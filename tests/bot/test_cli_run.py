@@ -148,7 +148,12 @@ def test_json_logs_and_healthz_from_a_running_bot(fake_slack: FakeSlack, tmp_pat
     try:
         bot.wait_connected(opened)
         reports: list[tuple[int, dict[str, object]]] = []
-        wait_until(lambda: reports.append(get(port)) or reports[-1][0] == 200, 30, lambda: str(reports[-1:]))
+
+        def healthy() -> bool:
+            reports.append(get(port))
+            return reports[-1][0] == 200
+
+        wait_until(healthy, 30, lambda: str(reports[-1:]))
         report = reports[-1][1]
         assert report["slack_connected"] is True and report["worker_alive"] is True
         assert report["queue_depth"] == 0 and "reindex" in report
