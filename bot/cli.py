@@ -485,9 +485,12 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     """Run the Slack bot (tokens checked before any model loads); on a terminal without Slack tokens, the
     console chat; without a terminal and tokens, exit 2. Both re-index the data dir in the background at
     start and every `reindex_minutes`, pausing while an answer is generated."""
+    from bot.logging_setup import resolve_level
     from bot.serve import run_command
 
-    return run_command(settings, interactive=sys.stdin.isatty())
+    # Falling back to the console, the log must not interleave with the chat: console's level then.
+    console_level = resolve_level(settings.log_level, args.verbose + args.verbose_after, "console")
+    return run_command(settings, interactive=sys.stdin.isatty(), console_log_level=console_level)
 
 
 def cmd_console(settings: Settings, args: argparse.Namespace) -> int:

@@ -60,13 +60,16 @@ def no_slack_message(settings: Settings) -> str:
     )
 
 
-def run_command(settings: Settings, *, interactive: bool) -> int:
-    """`docbot run`: the Slack bot; without any token, the console on a terminal, else exit 2."""
+def run_command(settings: Settings, *, interactive: bool, console_log_level: int | None = None) -> int:
+    """`docbot run`: the Slack bot; without any token, the console on a terminal (logging at
+    `console_log_level` from then on), else exit 2."""
     if len(missing_tokens(settings)) == len(TOKENS):
         if not interactive:
             print(f"docbot: {no_tokens_reason(settings)}", file=sys.stderr)
             return EXIT_CONFIG
         print(no_slack_message(settings), file=sys.stderr)
+        if console_log_level is not None:
+            logging.getLogger().setLevel(console_log_level)
         return console_command(settings)
     return _run_slack(settings)
 

@@ -91,6 +91,7 @@ def test_docbot_run_on_a_terminal_without_tokens_says_what_is_missing_and_starts
     assert "SLACK_BOT_TOKEN" in result.stderr and "slack/manifest.yml" in result.stderr
     assert "`docbot console` starts it directly" in result.stderr
     assert "docbot console — data dir" in result.stdout
+    assert " INFO " not in result.stderr  # the service's log level would mix log lines into the chat
 
 
 def test_docbot_console_chats_without_a_terminal_and_says_the_index_is_empty(tmp_path: Path) -> None:
