@@ -87,11 +87,11 @@ def console_command(settings: Settings) -> int:
 
 
 def _run_slack(settings: Settings) -> int:
-    from bot.slack.app import api_url
+    from bot.slack.app import api_url, shown_url
     from bot.slack.runner import SlackStartupError, check_tokens
 
     started = time.perf_counter()
-    logger.info("checking slack tokens api=%s", api_url(settings))
+    logger.info("checking slack tokens api=%s", shown_url(api_url(settings)))
     try:
         bot_user = check_tokens(settings)
     except SlackStartupError as exc:

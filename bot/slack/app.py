@@ -6,6 +6,7 @@ import logging
 import uuid
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from slack_bolt import App
 from slack_sdk import WebClient
@@ -39,6 +40,14 @@ def api_url(settings: Settings) -> str:
     """The Web API base URL with the trailing slash the SDK expects."""
     url = settings.slack_api_url.strip()
     return url if url.endswith("/") else url + "/"
+
+
+def shown_url(url: str) -> str:
+    """The URL without any user:password part, for logs and messages."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
 
 
 def make_web_client(settings: Settings, token: str | None = None) -> WebClient:

@@ -22,7 +22,7 @@ from bot.answer import Answerer
 from bot.empty_index import empty_index_message
 from bot.health import BotVitals, HealthServer, health_port_problem, health_report
 from bot.queue import QuestionQueue
-from bot.slack.app import api_url, create_app, make_web_client
+from bot.slack.app import api_url, create_app, make_web_client, shown_url
 from bot.slack.context import BotContext, ScheduleStatus
 from bot.slack.notices import ChangeNotifier
 from bot.slack.thread import ThreadReplies, slack_error
@@ -95,6 +95,7 @@ def check_tokens(settings: Settings) -> str:
     _check_prefix("SLACK_BOT_TOKEN", bot_token, "xoxb-")
     _check_prefix("SLACK_APP_TOKEN", app_token, "xapp-")
     url = api_url(settings)
+    shown = shown_url(url)
     for name in ("SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET"):
         if environment_value(name):
             raise SlackStartupError(f"unset {name}: it switches slack_bolt to OAuth mode", EXIT_STARTUP)
@@ -103,16 +104,16 @@ def check_tokens(settings: Settings) -> str:
             token=bot_token, base_url=url, timeout=30, retry_handlers=_startup_retries()
         ).auth_test()
     except SlackApiError as exc:
-        raise _rejected("SLACK_BOT_TOKEN", exc, url) from exc
+        raise _rejected("SLACK_BOT_TOKEN", exc, shown) from exc
     except OSError as exc:
-        raise SlackStartupError(f"cannot reach Slack at {url}: {exc}", EXIT_STARTUP) from exc
+        raise SlackStartupError(f"cannot reach Slack at {shown}: {exc}", EXIT_STARTUP) from exc
     try:
         client = WebClient(token=app_token, base_url=url, timeout=30, retry_handlers=_startup_retries())
         client.apps_connections_open(app_token=app_token)
     except SlackApiError as exc:
-        raise _rejected("SLACK_APP_TOKEN", exc, url) from exc
+        raise _rejected("SLACK_APP_TOKEN", exc, shown) from exc
     except OSError as exc:
-        raise SlackStartupError(f"cannot reach Slack at {url}: {exc}", EXIT_STARTUP) from exc
+        raise SlackStartupError(f"cannot reach Slack at {shown}: {exc}", EXIT_STARTUP) from exc
     return str(auth.get("user_id", ""))
 
 
@@ -240,7 +241,7 @@ def run_slack(
                 app, _token(settings, "SLACK_APP_TOKEN"), concurrency=1, ping_interval=PING_INTERVAL_SECONDS
             )
             handler.connect()
-            logger.info("slack connected bot_user=%s api=%s", bot_user, api_url(settings))
+            logger.info("slack connected bot_user=%s api=%s", bot_user, shown_url(api_url(settings)))
             stop.wait()
             logger.info("stopping: no new events; finishing the current answer")
     except Exception as exc:

@@ -137,3 +137,10 @@ def _log_and_return() -> int:
     logging.getLogger("bot.cli").info("status checked files=%d", 0)
     logging.getLogger("bot.cli").debug("not at -v")
     return 0
+
+
+def test_a_proxy_password_in_the_api_url_is_not_logged() -> None:
+    from bot.slack.app import shown_url
+
+    assert shown_url("https://bot:s3cret@proxy.example/api/") == "https://***@proxy.example/api/"
+    assert shown_url("https://slack.com/api/") == "https://slack.com/api/"
