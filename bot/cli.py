@@ -1,9 +1,10 @@
-"""`docbot` command line: ingest, search, ask, status, eval, feedback, run."""
+"""`docbot` command line: ingest, search, ask, status, eval, feedback, run, console, health."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import logging
 import sys
@@ -31,29 +32,35 @@ def build_parser() -> argparse.ArgumentParser:
         prog="docbot", description="Answers questions about PDF reports with page citations."
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
+    # -v is also accepted after the subcommand (`docbot run -v`); both counts add up.
+    verbosity = argparse.ArgumentParser(add_help=False)
+    verbosity.add_argument(
+        "-v", "--verbose", action="count", default=0, dest="verbose_after", help="more logging"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
+    add = functools.partial(sub.add_parser, parents=[verbosity])
 
-    ingest = sub.add_parser("ingest", help="index new, changed, renamed and deleted PDFs in the data dir")
+    ingest = add("ingest", help="index new, changed, renamed and deleted PDFs in the data dir")
     _add_dirs(ingest, data=True)
     ingest.add_argument("--json", action="store_true", help="print the summary as JSON")
     ingest.add_argument("--rebuild", action="store_true", help="delete the index and build it again")
 
-    search = sub.add_parser("search", help="show the passages that best match a question (no LLM)")
+    search = add("search", help="show the passages that best match a question (no LLM)")
     _add_dirs(search)
     search.add_argument("-k", type=int, default=None, help="how many passages (default: settings k)")
     search.add_argument("--json", action="store_true", help="print one JSON line per question")
     search.add_argument("question", help="the question, or - to read one question per line from stdin")
 
-    ask = sub.add_parser("ask", help="answer a question with the LLM (retrieval-only without a model)")
+    ask = add("ask", help="answer a question with the LLM (retrieval-only without a model)")
     _add_dirs(ask)
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
     ask.add_argument("question", help="the question")
 
-    status = sub.add_parser("status", help="files, chunks, failed files and last update of the index")
+    status = add("status", help="files, chunks, failed files and last update of the index")
     _add_dirs(status)
     status.add_argument("--json", action="store_true", help="print the status as JSON")
 
-    evaluate = sub.add_parser("eval", help="page-hit@k and MRR of retrieval over a question set")
+    evaluate = add("eval", help="page-hit@k and MRR of retrieval over a question set")
     _add_dirs(evaluate)
     evaluate.add_argument(
         "questions", type=Path, nargs="+", help="JSONL: question, doc, page, also_on (several files pool)"
@@ -66,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="answer each question with the configured model and score the answers (accuracy, abstention)",
     )
 
-    feedback = sub.add_parser("feedback", help="the 👍/👎 people gave answers in Slack, newest first")
+    feedback = add("feedback", help="the 👍/👎 people gave answers in Slack, newest first")
     _add_dirs(feedback)
     feedback.add_argument("--json", action="store_true", help="print the votes and their share as JSON")
     feedback.add_argument("-n", "--limit", type=int, default=None, help="show only the newest N votes")
@@ -78,8 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="write each 👎 that has a reason as a question `docbot eval` reads",
     )
 
-    run = sub.add_parser("run", help="run the Slack bot (or a console chat when no Slack tokens are set)")
+    run = add("run", help="run the Slack bot (on a terminal without Slack tokens: the console chat)")
     _add_dirs(run, data=True)
+    console = add("console", help="chat with the documents in the terminal (no Slack)")
+    _add_dirs(console, data=True)
+    health = add("health", help="ask a running bot for its health (health_port); exit 0 healthy, 1 not")
+    health.add_argument("--port", type=int, default=None, help="port (default: settings health_port)")
+    health.add_argument("--timeout", type=float, default=5.0, help="seconds to wait (default 5)")
     return parser
 
 
@@ -91,8 +103,9 @@ def _add_dirs(parser: argparse.ArgumentParser, *, data: bool = False) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one docbot command; returns the exit code."""
+    from bot.logging_setup import logging_to_stderr, resolve_level
+
     args = build_parser().parse_args(argv)
-    _configure_logging(args.verbose)
     try:
         settings = load_settings(
             data_dir=getattr(args, "data_dir", None), index_dir=getattr(args, "index_dir", None)
@@ -100,6 +113,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"docbot: {exc}", file=sys.stderr)
         return 2
+    level = resolve_level(settings.log_level, args.verbose + args.verbose_after, args.command)
+    with logging_to_stderr(level, settings.log_format):
+        return _dispatch(settings, args)
+
+
+def _dispatch(settings: Settings, args: argparse.Namespace) -> int:
     command = {
         "ingest": cmd_ingest,
         "search": cmd_search,
@@ -108,6 +127,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "eval": cmd_eval,
         "feedback": cmd_feedback,
         "run": cmd_run,
+        "console": cmd_console,
+        "health": cmd_health,
     }[args.command]
     try:
         return command(settings, args)
@@ -123,21 +144,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise
 
 
-def _configure_logging(verbosity: int) -> None:
-    level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # pypdf reports every harmless quirk of real-world PDFs as a warning.
-    logging.getLogger("pypdf").setLevel(max(level, logging.ERROR) if verbosity < 2 else logging.DEBUG)
-
-
 def _engine(settings: Settings, *, load_llm: bool, need_index: bool = False) -> Engine:
-    from bot.engine import index_exists, open_engine
-    from vectorstore.store import IndexUnusableError
+    from bot.engine import open_engine
 
-    if need_index and not index_exists(settings):
-        # Searching an index that was never built would quietly find nothing.
-        raise IndexUnusableError(f"no index at {settings.index_dir}; run `docbot ingest` first")
+    if need_index:
+        _require_documents(settings)
     return open_engine(settings, load_llm=load_llm)
+
+
+def _require_documents(settings: Settings) -> None:
+    """Searching an index that was never built, or holds nothing, would quietly find nothing: say so."""
+    from bot.empty_index import empty_index_message
+    from bot.engine import index_exists
+    from vectorstore.store import IndexUnusableError, indexed_counts
+
+    if not index_exists(settings):
+        raise IndexUnusableError(
+            empty_index_message(settings.data_dir, "cli", no_index_at=settings.index_dir)
+        )
+    counts = indexed_counts(settings.index_dir)  # None: unreadable, and opening it says why
+    if counts is not None and counts[0] == 0:
+        raise IndexUnusableError(empty_index_message(settings.data_dir, "cli", failed=counts[1]))
 
 
 # ----- ingest -----
@@ -557,47 +584,37 @@ def _export_feedback(items: Sequence[Any], path: Path) -> int:
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
-    """Run the Slack bot, or the console chat when Slack tokens are missing; both re-index the data dir
-    in the background at start and every `reindex_minutes`, pausing while an answer is generated."""
-    from bot.reindex import build_reindexer
-    from ingest.cpu_gate import CpuGate
+    """Run the Slack bot (tokens checked before any model loads); on a terminal without Slack tokens, the
+    console chat; without a terminal and tokens, exit 2. Both re-index the data dir in the background at
+    start and every `reindex_minutes`, pausing while an answer is generated."""
+    from bot.logging_setup import resolve_level
+    from bot.serve import run_command
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = _engine(settings, load_llm=True)
-    gate = CpuGate()
-    reindex = build_reindexer(engine, gate)
+    # Falling back to the console, the log must not interleave with the chat: console's level then.
+    console_level = resolve_level(settings.log_level, args.verbose + args.verbose_after, "console")
+    return run_command(settings, interactive=sys.stdin.isatty(), console_log_level=console_level)
+
+
+def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
+    """Chat with the documents in the terminal, re-indexing the data dir in the background."""
+    from bot.serve import console_command
+
+    return console_command(settings)
+
+
+def cmd_health(settings: Settings, args: argparse.Namespace) -> int:
+    """Print a running bot's /healthz report; exit 0 when it is healthy, 1 otherwise."""
+    from bot.health import HOST, fetch_health
+
+    port = args.port or settings.health_port
+    if not port:
+        print("docbot: health_port is 0 (off); set DOCBOT_HEALTH_PORT for `docbot run`", file=sys.stderr)
+        return 1
     try:
-        if settings.slack_configured:
-            from bot.slack.runner import run_slack
-
-            return run_slack(
-                settings,
-                engine.qa,
-                engine.status,
-                cpu_gate=gate,
-                reindex=reindex,
-                documents=engine.store.document_sections,
-            )
-        print(_no_slack_message(settings), file=sys.stderr)
-        from bot.console import run_console
-
-        return run_console(engine, reindex=reindex, cpu_gate=gate)
-    finally:
-        reindex.stop()
-        engine.close()
-
-
-def _no_slack_message(settings: Settings) -> str:
-    missing = [
-        name
-        for name, value in (
-            ("SLACK_BOT_TOKEN", settings.slack_bot_token),
-            ("SLACK_APP_TOKEN", settings.slack_app_token),
-        )
-        if value is None
-    ]
-    return (
-        f"Slack is not configured: {' and '.join(missing)} not set. To answer in Slack, create the app from "
-        "slack/manifest.yml (README: 'Connect to Slack') and put both tokens in .env. "
-        "Starting the local console chat instead."
-    )
+        status, report = fetch_health(port, timeout=args.timeout)
+    except OSError as exc:
+        report = {"healthy": False, "problems": [f"no bot answers on {HOST}:{port} ({exc})"]}
+        print(json.dumps(report))
+        return 1
+    print(json.dumps(report))
+    return 0 if status == 200 and report.get("healthy") is True else 1

@@ -1,4 +1,5 @@
-"""A local chat in the terminal over the same QA chain, used when no Slack tokens are set."""
+"""A local chat in the terminal over the same QA chain: `docbot console`, or `docbot run` on a terminal
+without Slack tokens."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import logging
 import sys
 from contextlib import nullcontext
 from typing import TYPE_CHECKING, TextIO
+
+from bot.empty_index import empty_index_message
 
 if TYPE_CHECKING:
     from bot.answer import Answer, Source
@@ -80,11 +83,19 @@ def _loop(
                 reindex.wait_for(reindex.run_now())
                 _say(out, f"Re-index: {reindex.status()['last_result']}")
                 continue
+            note = _empty_note(engine, reindex)
+            if note is not None:
+                _say(out, note)
+                continue
             with cpu_gate.question() if cpu_gate is not None else nullcontext():
                 _answer(engine, question, out)
             continue
         _sync(engine, out, announce_empty=question.lower() == "reindex")
         if question.lower() == "reindex":
+            continue
+        note = _empty_note(engine, None)
+        if note is not None:
+            _say(out, note)
             continue
         _answer(engine, question, out)
 
@@ -98,13 +109,23 @@ def _sync(engine: Engine, out: TextIO, *, announce_empty: bool) -> None:
     report = engine.sync()
     if report.changed:
         _say(out, f"Index updated: {report.summary()}")
+    note = _empty_note(engine, None)
+    if announce_empty and note is not None:
+        _say(out, note)
+
+
+def _empty_note(engine: Engine, reindex: ReindexScheduler | None) -> str | None:
+    """What to say instead of an answer while no document is indexed (None once there is one)."""
     status = engine.status()
-    if announce_empty and status.files == 0:
-        _say(
-            out,
-            f"The index is empty: copy PDF reports into {engine.settings.data_dir} "
-            "and ask again (they are indexed before each question).",
-        )
+    if status.chunks:
+        return None
+    return empty_index_message(
+        engine.settings.data_dir,
+        "console",
+        reindex_minutes=reindex.interval_minutes if reindex is not None else None,
+        failed=len(status.failed),
+        indexing=reindex is not None and reindex.state().running_since is not None,
+    )
 
 
 def _announce(out: TextIO, report: SyncReport) -> None:

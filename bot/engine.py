@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -102,20 +103,50 @@ def load_model(settings: Settings) -> tuple[BaseLLM | None, str | None]:
 
 def open_engine(settings: Settings, *, load_llm: bool = True, embeddings: Embeddings | None = None) -> Engine:
     """Load the embedding model, open the index and (optionally) the LLM, and build the QA chain."""
-    from models.embeddings import load_embeddings
+    from models.embeddings import load_embeddings, runtime_of
     from models.prompts import load_prompt
 
-    embeddings = embeddings or load_embeddings(
-        settings.embedding_model,
-        settings.embedding_batch_size,
-        settings.embedding_runtime,
-        settings.embedding_cache_dir,
-    )
+    if embeddings is None:
+        started = time.perf_counter()
+        logger.info(
+            "loading embedding model name=%s runtime=%s",
+            settings.embedding_model or "all-MiniLM-L6-v2",
+            settings.embedding_runtime,
+        )
+        embeddings = load_embeddings(
+            settings.embedding_model,
+            settings.embedding_batch_size,
+            settings.embedding_runtime,
+            settings.embedding_cache_dir,
+        )
+        logger.info(
+            "embedding model loaded runtime=%s seconds=%.1f",
+            runtime_of(embeddings),
+            time.perf_counter() - started,
+        )
+    started = time.perf_counter()
     store = open_store(settings, embeddings)
+    status = store.status()
+    logger.info(
+        "index opened path=%s files=%d chunks=%d failed=%d version=%d seconds=%.2f",
+        settings.index_dir,
+        status.files,
+        status.chunks,
+        len(status.failed),
+        status.version,
+        time.perf_counter() - started,
+    )
     retriever = HybridRetriever(store=store, embeddings=embeddings, k=settings.k)
+    started = time.perf_counter()
     llm, problem = load_model(settings) if load_llm else (None, "the language model is not loaded")
     if problem and load_llm:
         logger.info("retrieval-only mode reason=%r", problem)
+    elif llm is not None:
+        logger.info(
+            "language model loaded model=%s seconds=%.1f",
+            settings.model_path.name,
+            time.perf_counter() - started,
+        )
     count_tokens = getattr(llm, "count_tokens", None)
     qa = QAChain(
         retriever,

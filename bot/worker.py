@@ -20,6 +20,7 @@ from bot.slack.render import (
     render_answer,
     render_apology,
     render_interrupted,
+    render_notice,
     render_partial,
     render_placeholder,
     with_feedback,
@@ -116,9 +117,12 @@ class Worker:
         cpu_gate: CpuGate | None = None,
         scopes: FolderScopes | None = None,
         feedback: FeedbackStore | None = None,
+        empty_index_text: Callable[[int], str] | None = None,
     ) -> None:
         self._queue = queue
         self._feedback = feedback
+        # (files that failed to index) -> the reply while the index has no chunks; needs index_status.
+        self._empty_index_text = empty_index_text
         self._scopes = scopes
         self._cpu_gate = cpu_gate
         self._answerer = answerer
@@ -237,6 +241,10 @@ class Worker:
 
     def _answer(self, job: Job, started: float) -> None:
         known = job.reply_ts or self._placeholder_left_behind(job)
+        empty = self._empty_index_note()
+        if empty is not None:
+            self._reply_empty_index(job, known, empty)
+            return
         reply_ts = self._deliver(
             lambda: self._replies.show(
                 job.channel, job.thread_ts, known, render_placeholder(), answer_metadata(job.ts)
@@ -317,6 +325,26 @@ class Worker:
             )
         except Exception:
             logger.exception("could not record the answer for feedback job=%d", job.id)
+
+    def _empty_index_note(self) -> str | None:
+        """What to say instead of answering while no document is indexed (None: answer as usual)."""
+        if self._empty_index_text is None or self._index_status is None:
+            return None
+        try:
+            status = self._index_status()
+        except Exception:
+            logger.exception("index status failed")
+            return None
+        return self._empty_index_text(len(status.failed)) if status.chunks == 0 else None
+
+    def _reply_empty_index(self, job: Job, known: str | None, text: str) -> None:
+        message = render_notice(text)
+        reply_ts = self._deliver(
+            lambda: self._replies.show(job.channel, job.thread_ts, known, message, answer_metadata(job.ts))
+        )
+        self._queue.set_reply(job.id, reply_ts)
+        self._queue.finish(job, text)
+        logger.info("answered job=%d mode=empty-index sources=0", job.id)
 
     def _placeholder_left_behind(self, job: Job) -> str | None:
         """For a job revived after a crash with no reply recorded: the placeholder it may have posted just

@@ -188,6 +188,27 @@ class Settings(BaseSettings):
     )
     notify_channel: str = Field("", description="Channel id told about index changes; empty = none.")
 
+    # --- Operations ---
+    log_level: Literal["auto", "DEBUG", "INFO", "WARNING"] = Field(
+        "auto",
+        description=(
+            "Log level on stderr: auto = INFO for `docbot run`, WARNING for one-shot commands; -v raises it"
+            " to INFO, -vv to DEBUG."
+        ),
+    )
+    log_format: Literal["text", "json"] = Field(
+        "text", description="text: one key=value line per record; json: one JSON object per line."
+    )
+    health_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description=(
+            "Port on 127.0.0.1 where `docbot run` serves GET /healthz (200 healthy, 503 not);"
+            " 0 = off. `docbot health` asks it."
+        ),
+    )
+
     @field_validator("allowed_channels", "allowed_users", mode="before")
     @classmethod
     def _split_csv(cls, value: Any) -> Any:
@@ -207,6 +228,14 @@ class Settings(BaseSettings):
                 raise ValueError("a scope needs a folder (the data dir itself cannot be scoped)")
             return {folder + "/": _split(channels) for folder, channels in cleaned.items()}
         return value
+
+    @field_validator("log_level", "log_format", mode="before")
+    @classmethod
+    def _any_case(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        return text.lower() if text.lower() in ("auto", "text", "json") else text.upper()
 
     @field_validator("prompt_file", "embedding_cache_dir", mode="before")
     @classmethod

@@ -181,6 +181,12 @@ def checked_extra_buffers(
                 bool(cached.get("ok")), str(cached.get("reason", "")), bool(cached.get("crashed"))
             )
         else:
+            logger.info(
+                "llm probe starting model=%s extra_buffers=%s (a test decode in a child process, once per"
+                " model, build and CPU)",
+                model_path.name,
+                enabled,
+            )
             result = probe(model_path, enabled)
             logger.info(
                 "llm probe model=%s extra_buffers=%s ok=%s reason=%r",

@@ -727,3 +727,23 @@ def _one_openmp_thread() -> Iterator[None]:
         yield
     finally:
         faiss.omp_set_num_threads(previous)
+
+
+def indexed_counts(index_dir: Path) -> tuple[int, int] | None:
+    """(chunks of the indexed files, files that failed), read from SQLite alone with no vectors loaded;
+    None when there is no index or it cannot be read (opening it properly then says why)."""
+    path = Path(index_dir) / DB_NAME
+    if not path.is_file():
+        return None
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            row = db.execute(
+                "SELECT COALESCE(SUM(CASE WHEN status = 'indexed' THEN chunks END), 0),"
+                " COUNT(CASE WHEN status = 'failed' THEN 1 END) FROM files"
+            ).fetchone()
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return None
+    return int(row[0]), int(row[1])

@@ -6,6 +6,7 @@ import logging
 import uuid
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from slack_bolt import App
 from slack_sdk import WebClient
@@ -24,10 +25,29 @@ logger = logging.getLogger(__name__)
 CLIENT_TIMEOUT_SECONDS = 30
 
 
+class _ClientTokenNotice(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN from the environment by itself and then warns, at every start, that the
+    client's token (the same one) wins: a warning a healthy bot should not print."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("As you gave `client` as well")
+
+
+_CLIENT_TOKEN_NOTICE = _ClientTokenNotice()
+
+
 def api_url(settings: Settings) -> str:
     """The Web API base URL with the trailing slash the SDK expects."""
     url = settings.slack_api_url.strip()
     return url if url.endswith("/") else url + "/"
+
+
+def shown_url(url: str) -> str:
+    """The URL without any user:password part, for logs and messages."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
 
 
 def make_web_client(settings: Settings, token: str | None = None) -> WebClient:
@@ -64,6 +84,9 @@ def create_app(
     questions enter the queue in the order the connection delivered them. The listener executor (one
     thread by default) only runs lazy listeners.
     """
+    bolt_logger = logging.getLogger("slack_bolt.App")
+    if _CLIENT_TOKEN_NOTICE not in bolt_logger.filters:
+        bolt_logger.addFilter(_CLIENT_TOKEN_NOTICE)
     app = App(
         client=client or make_web_client(settings),
         listener_executor=listener_executor or ThreadPoolExecutor(1, thread_name_prefix="docbot-intake"),

@@ -278,6 +278,12 @@ def render_apology(error_id: str) -> SlackMessage:
     return SlackMessage(text=text, blocks=[_section(f":warning: {text}")])
 
 
+def render_notice(text: str) -> SlackMessage:
+    """A plain note in place of an answer (e.g. no document indexed yet); `text` may use `code` spans."""
+    shown = escape(text)
+    return SlackMessage(text=shown, blocks=[_section(f":information_source: {shown}")])
+
+
 # --- Feedback buttons (issue 15): appended to the last message of a final answer ---------------------
 
 FEEDBACK_ACTION = "docbot_feedback"

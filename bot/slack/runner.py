@@ -6,6 +6,7 @@ import logging
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -18,9 +19,11 @@ from slack_sdk.http_retry import RetryHandler
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
 from bot.answer import Answerer
+from bot.empty_index import empty_index_message
 from bot.feedback import FeedbackStore
+from bot.health import BotVitals, HealthServer, health_port_problem, health_report
 from bot.queue import QuestionQueue
-from bot.slack.app import api_url, create_app, make_web_client
+from bot.slack.app import api_url, create_app, make_web_client, shown_url
 from bot.slack.context import BotContext, ScheduleStatus
 from bot.slack.notices import ChangeNotifier
 from bot.slack.suggestions import SectionsFn, SuggestedPrompts
@@ -94,6 +97,7 @@ def check_tokens(settings: Settings) -> str:
     _check_prefix("SLACK_BOT_TOKEN", bot_token, "xoxb-")
     _check_prefix("SLACK_APP_TOKEN", app_token, "xapp-")
     url = api_url(settings)
+    shown = shown_url(url)
     for name in ("SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET"):
         if environment_value(name):
             raise SlackStartupError(f"unset {name}: it switches slack_bolt to OAuth mode", EXIT_STARTUP)
@@ -102,16 +106,16 @@ def check_tokens(settings: Settings) -> str:
             token=bot_token, base_url=url, timeout=30, retry_handlers=_startup_retries()
         ).auth_test()
     except SlackApiError as exc:
-        raise _rejected("SLACK_BOT_TOKEN", exc, url) from exc
+        raise _rejected("SLACK_BOT_TOKEN", exc, shown) from exc
     except OSError as exc:
-        raise SlackStartupError(f"cannot reach Slack at {url}: {exc}", EXIT_STARTUP) from exc
+        raise SlackStartupError(f"cannot reach Slack at {shown}: {exc}", EXIT_STARTUP) from exc
     try:
         client = WebClient(token=app_token, base_url=url, timeout=30, retry_handlers=_startup_retries())
         client.apps_connections_open(app_token=app_token)
     except SlackApiError as exc:
-        raise _rejected("SLACK_APP_TOKEN", exc, url) from exc
+        raise _rejected("SLACK_APP_TOKEN", exc, shown) from exc
     except OSError as exc:
-        raise SlackStartupError(f"cannot reach Slack at {url}: {exc}", EXIT_STARTUP) from exc
+        raise SlackStartupError(f"cannot reach Slack at {shown}: {exc}", EXIT_STARTUP) from exc
     return str(auth.get("user_id", ""))
 
 
@@ -152,6 +156,8 @@ def run_slack(
     cpu_gate: CpuGate | None = None,
     reindex: ReindexScheduler | None = None,
     documents: SectionsFn | None = None,
+    bot_user: str | None = None,
+    health: HealthServer | None = None,
 ) -> int:
     """Connect to Slack in Socket Mode and answer questions until SIGTERM/SIGINT or `stop_event`.
 
@@ -159,16 +165,26 @@ def run_slack(
     channel (when set), and it is stopped first on the way out. The worker holds `cpu_gate` (if any) for
     each answer. With `documents` (the index's sections per file), opening the bot's Messages tab shows a
     suggested question per document, rebuilt after each re-index that changed the index. Votes on answers
-    go to feedback.sqlite3 beside the queue. Returns 0 after a clean stop, 2 when a token is missing or
-    rejected, 1 when Slack cannot be reached.
+    go to feedback.sqlite3 beside the queue. `bot_user` means the caller has checked the tokens already.
+    /healthz is served from `health`, or from a server of its own on settings.health_port. Returns 0 after
+    a clean stop, 2 when a token is missing or rejected, 1 when Slack cannot be reached or the health port
+    cannot be used.
     """
     stop = stop_event or threading.Event()
-    try:
-        bot_user = check_tokens(settings)
-    except SlackStartupError as exc:
-        print(f"docbot: {exc}", file=sys.stderr)
-        logger.error("slack startup failed reason=%s", exc)
-        return exc.exit_code
+    if bot_user is None:
+        try:
+            bot_user = check_tokens(settings)
+        except SlackStartupError as exc:
+            print(f"docbot: {exc}", file=sys.stderr)
+            logger.error("slack startup failed reason=%s", exc)
+            return exc.exit_code
+    own_health = None
+    if health is None and settings.health_port:
+        try:
+            health = own_health = HealthServer(settings.health_port, lambda: {"healthy": False}).start()
+        except OSError as exc:
+            print(f"docbot: {health_port_problem(settings.health_port, exc)}", file=sys.stderr)
+            return EXIT_STARTUP
     queue = QuestionQueue.beside_index(
         settings.index_dir, max_size=settings.queue_max, per_user_max=settings.queue_per_user_max
     )
@@ -177,6 +193,7 @@ def run_slack(
     client = make_web_client(settings)
     replies = ThreadReplies(client)
     scopes = FolderScopes.from_mapping(settings.scopes) if settings.scopes else None
+    minutes = settings.reindex_minutes if reindex is not None else None
     worker = Worker(
         queue,
         answerer,
@@ -187,6 +204,13 @@ def run_slack(
         cpu_gate=cpu_gate,
         scopes=scopes,
         feedback=feedback if settings.feedback_buttons else None,
+        empty_index_text=lambda failed: empty_index_message(
+            settings.data_dir,
+            "slack",
+            reindex_minutes=minutes,
+            failed=failed,
+            indexing=reindex is not None and reindex.state().running_since is not None,
+        ),
     )
     intake = ThreadPoolExecutor(1, thread_name_prefix="docbot-intake")
     notifier = ThreadPoolExecutor(NOTIFIER_THREADS, thread_name_prefix="docbot-notify")
@@ -206,6 +230,24 @@ def run_slack(
         suggestions=suggestions,
     )
     handler: SocketModeHandler | None = None
+    started = time.monotonic()
+
+    def vitals() -> dict[str, object]:
+        current = worker.current()
+        return health_report(
+            BotVitals(
+                slack_connected=handler is not None and handler.client.is_connected(),
+                worker_alive=worker.is_alive(),
+                queue_depth=queue.snapshot().pending,
+                answering_for_seconds=current[1] if current is not None else None,
+                stuck_after_seconds=stuck_after(settings),
+                reindex=reindex.state() if reindex is not None else None,
+                uptime_seconds=time.monotonic() - started,
+            )
+        )
+
+    if health is not None:
+        health.set_probe(vitals)
     try:
         with _signals_set(stop):
             app = create_app(settings, ctx, client=client, listener_executor=intake)
@@ -221,7 +263,7 @@ def run_slack(
                 app, _token(settings, "SLACK_APP_TOKEN"), concurrency=1, ping_interval=PING_INTERVAL_SECONDS
             )
             handler.connect()
-            logger.info("slack connected bot_user=%s api=%s", bot_user, api_url(settings))
+            logger.info("slack connected bot_user=%s api=%s", bot_user, shown_url(api_url(settings)))
             stop.wait()
             logger.info("stopping: no new events; finishing the current answer")
     except Exception as exc:
@@ -229,11 +271,26 @@ def run_slack(
         logger.exception("slack run failed")
         return EXIT_STARTUP
     finally:
+        if health is not None:
+            health.set_probe(stopping_probe)
         if reindex is not None:
             reindex.stop()
         _shutdown(handler, intake, notifier, worker, queue, settings.shutdown_timeout_seconds)
         feedback.close()
+        if own_health is not None:
+            own_health.close()
     return EXIT_OK
+
+
+def stuck_after(settings: Settings) -> float:
+    """Seconds after which an answer still running means a hung worker: the generation time limit stops
+    answers, but prompt evaluation is not interruptible, so allow it twice over and a minute."""
+    return settings.generation_timeout_seconds * 2 + 60
+
+
+def stopping_probe() -> dict[str, object]:
+    """The /healthz report while the bot shuts down."""
+    return {"healthy": False, "status": "stopping", "problems": ["stopping"]}
 
 
 def _shutdown(

@@ -1,5 +1,5 @@
 """Retrieval question sets: questions.jsonl (tuning), holdout.jsonl, holdout2-11.jsonl (written blind) and
-holdout12-13.jsonl (written blind the way colleagues ask in Slack, for the retrieval issue's final scoring)."""
+holdout12-13.jsonl (written blind the way colleagues ask in Slack, for the retrieval issue's final score)."""
 
 from pathlib import Path
 

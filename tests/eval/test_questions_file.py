@@ -11,7 +11,8 @@ import pytest
 from bot.evaluate import EvalQuestion, load_questions
 from tests.eval import BLIND_SETS, EVAL_DIR, FRESH_SETS, QUESTION_SETS, UNANSWERABLE_SET
 
-QUESTION_FILES = {name: 30 for name in (*BLIND_SETS, *FRESH_SETS)} | {"questions.jsonl": 60, "holdout.jsonl": 20}
+WRITTEN_BLIND = (*BLIND_SETS, *FRESH_SETS)
+QUESTION_FILES = {name: 30 for name in WRITTEN_BLIND} | {"questions.jsonl": 60, "holdout.jsonl": 20}
 MIN_DOCS = 6
 
 

@@ -34,7 +34,7 @@ def bot_env(fake: FakeSlack, root: Path, **settings: str) -> dict[str, str]:
 
 
 class BotProcess:
-    """One run of the bot process; its stderr (the log) goes to `log`."""
+    """One run of the bot process; its stderr (the log) goes to `log`; `verbosity` None = no -v flag."""
 
     def __init__(
         self,
@@ -43,7 +43,7 @@ class BotProcess:
         log: Path,
         *,
         cwd: Path,
-        verbosity: str = "-v",
+        verbosity: str | None = "-v",
         preexec: Callable[[], None] | None = None,
     ) -> None:
         self.fake = fake
@@ -51,7 +51,7 @@ class BotProcess:
         self.index_dir = Path(env["DOCBOT_INDEX_DIR"])
         self._out: IO[str] = log.open("a")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", verbosity, "run"],
+            [sys.executable, "-m", "bot", *([verbosity] if verbosity else []), "run"],
             env=env,
             cwd=cwd,
             stdout=self._out,
