@@ -16,7 +16,8 @@ from vectorstore.store import DB_NAME, IndexStore
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
-    from langchain_core.language_models import BaseLLM
+
+    from models.chat import ChatModel
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +36,9 @@ class Engine:
     embeddings: Embeddings
     retriever: HybridRetriever
     qa: QAChain
-    llm: BaseLLM | None = None
-    llm_problem: str | None = None
+    llm: ChatModel | None = None
+    llm_problem: str | None = None  # why there is no model (retrieval-only mode)
+    llm_not_ready: str | None = None  # a server model that did not pass the start check: one line why
 
     def status(self) -> IndexStatus:
         """The index's files, chunks, failures and freshness."""
@@ -88,16 +90,30 @@ def index_exists(settings: Settings) -> bool:
     return (settings.index_dir / DB_NAME).is_file()
 
 
-def load_model(settings: Settings) -> tuple[BaseLLM | None, str | None]:
-    """The configured LLM, or None and a message saying why there is none."""
-    from models.llm import LLMLoadError, load_llm
+def load_model(settings: Settings) -> tuple[ChatModel | None, str | None]:
+    """The configured LLM backend (models/registry.py), or None and a message saying why there is none."""
+    from models.model_file import LLMLoadError
+    from models.registry import backend_spec, load_chat_model
 
-    if not settings.model_path.is_file():
+    # Only a model run in this process needs a file here; a server has its own.
+    if backend_spec(settings.llm_backend).local and not settings.model_path.is_file():
         return None, no_model_message(settings.model_path)
     try:
-        return load_llm(settings), None
+        return load_chat_model(settings), None
     except LLMLoadError as exc:
         return None, str(exc)
+
+
+def readiness_problem(llm: object) -> str | None:
+    """For a model that can say (a server): one line on why it cannot answer yet, else None."""
+    from models.chat import ChecksReady
+
+    if not isinstance(llm, ChecksReady):
+        return None
+    problem = llm.check_ready()
+    if problem:
+        logger.warning("llm not ready problem=%r", problem)
+    return problem
 
 
 def open_engine(settings: Settings, *, load_llm: bool = True, embeddings: Embeddings | None = None) -> Engine:
@@ -116,12 +132,11 @@ def open_engine(settings: Settings, *, load_llm: bool = True, embeddings: Embedd
     llm, problem = load_model(settings) if load_llm else (None, "the language model is not loaded")
     if problem and load_llm:
         logger.info("retrieval-only mode reason=%r", problem)
-    count_tokens = getattr(llm, "count_tokens", None)
+    not_ready = readiness_problem(llm)
     qa = QAChain(
         retriever,
         load_prompt(settings.prompt_file),
         llm,
-        count_tokens=count_tokens,
         options=QAOptions(
             context_token_budget=settings.context_token_budget,
             generation_timeout_seconds=settings.generation_timeout_seconds,
@@ -131,4 +146,4 @@ def open_engine(settings: Settings, *, load_llm: bool = True, embeddings: Embedd
             self_check=settings.self_check,
         ),
     )
-    return Engine(settings, store, embeddings, retriever, qa, llm, problem)
+    return Engine(settings, store, embeddings, retriever, qa, llm, problem, not_ready)
