@@ -101,10 +101,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
+        from models.chat import LLMUnavailableError
         from models.prompts import PromptFileError
         from vectorstore.store import IndexUnusableError
 
-        if isinstance(exc, IndexUnusableError | PromptFileError):
+        if isinstance(exc, IndexUnusableError | PromptFileError | LLMUnavailableError):
             print(f"docbot: {exc}", file=sys.stderr)
             return 1
         raise
@@ -240,6 +241,10 @@ def _cite(source: Source) -> str:
 def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
     """Answer one question like the tutorial's main.py: answer, sources, time."""
     engine = _engine(settings, load_llm=True, need_index=True)
+    if engine.llm_not_ready:  # a server that cannot answer: say why in one line rather than fail later
+        engine.close()
+        print(f"docbot: {engine.llm_not_ready}", file=sys.stderr)
+        return 1
     try:
         stream = not args.json and sys.stdout.isatty()
         if engine.llm_problem and not args.json:
@@ -462,6 +467,8 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = _engine(settings, load_llm=True)
+    if engine.llm_not_ready:  # the bot still starts: the server may come up, and questions are kept
+        print(f"docbot: {engine.llm_not_ready}", file=sys.stderr)
     gate = CpuGate()
     reindex = build_reindexer(engine, gate)
     try:
