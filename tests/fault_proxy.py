@@ -4,10 +4,10 @@
     proxy.base_url  # point docbot's llm_base_url here
 
 Faults, one per request in order (later requests pass through): "429" (with Retry-After: 0) and any
-other status code as a JSON error; "drop:N" passes the request on but breaks the streamed body off after
-N lines (no final chunk: the client sees a broken chunked stream); "stall" reads the request and answers
-nothing for STALL_SECONDS. Every request is recorded (time, path, fault, Authorization header), and so is
-a client that went away while its answer was still being relayed.
+other status code as a JSON error; "pass" passes one request on; "drop:N" passes it on but breaks the
+streamed body off after N lines (no final chunk: the client sees a broken chunked stream); "stall" reads
+the request and answers nothing for STALL_SECONDS. Every request is recorded (time, path, fault,
+Authorization header), and so is a client that went away while its answer was still being relayed.
 """
 
 from __future__ import annotations
@@ -81,7 +81,8 @@ class FaultProxy:
         if not path.endswith("/chat/completions"):
             return None  # faults hit answers only; model lists and token counts pass
         with self._lock:
-            return self.faults.pop(0) if self.faults else None
+            fault = self.faults.pop(0) if self.faults else None
+        return fault
 
     def _handle(self, handler: BaseHTTPRequestHandler, body: bytes) -> None:
         fault = self._next_fault(handler.path)
@@ -94,7 +95,7 @@ class FaultProxy:
             time.sleep(STALL_SECONDS)
             handler.close_connection = True
             return
-        if fault is not None and not fault.startswith("drop:"):
+        if fault is not None and fault != "pass" and not fault.startswith("drop:"):
             payload = b'{"error": {"message": "injected fault %s"}}' % fault.encode()
             handler.send_response(int(fault))
             handler.send_header("Content-Type", "application/json")
@@ -104,7 +105,7 @@ class FaultProxy:
             handler.end_headers()
             handler.wfile.write(payload)
             return
-        drop_after = int(fault.split(":", 1)[1]) if fault else None
+        drop_after = int(fault.split(":", 1)[1]) if fault and fault.startswith("drop:") else None
         self._relay(handler, body, record, drop_after)
 
     def _relay(
