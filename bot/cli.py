@@ -462,24 +462,27 @@ def _eval_answers(settings: Settings, questions: Sequence[EvalQuestion], *, as_j
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     """Run the Slack bot, or the console chat when Slack tokens are missing; both re-index the data dir
     in the background at start and every `reindex_minutes`, pausing while an answer is generated."""
+    from bot.engine import answers_use_this_cpu
     from bot.reindex import build_reindexer
     from ingest.cpu_gate import CpuGate
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = _engine(settings, load_llm=True)
-    if engine.llm_not_ready:  # the bot still starts: the server may come up, and questions are kept
+    if engine.llm_not_ready:  # the bot still starts: the server may come up later
         print(f"docbot: {engine.llm_not_ready}", file=sys.stderr)
     gate = CpuGate()
     reindex = build_reindexer(engine, gate)
+    # Answers hold the gate (re-indexing pauses) only when they are computed on this machine's CPU.
+    answer_gate = gate if answers_use_this_cpu(settings) else None
     try:
         if settings.slack_configured:
             from bot.slack.runner import run_slack
 
-            return run_slack(settings, engine.qa, engine.status, cpu_gate=gate, reindex=reindex)
+            return run_slack(settings, engine.qa, engine.status, cpu_gate=answer_gate, reindex=reindex)
         print(_no_slack_message(settings), file=sys.stderr)
         from bot.console import run_console
 
-        return run_console(engine, reindex=reindex, cpu_gate=gate)
+        return run_console(engine, reindex=reindex, cpu_gate=answer_gate)
     finally:
         reindex.stop()
         engine.close()

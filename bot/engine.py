@@ -104,6 +104,19 @@ def load_model(settings: Settings) -> tuple[ChatModel | None, str | None]:
         return None, str(exc)
 
 
+def answers_use_this_cpu(settings: Settings) -> bool:
+    """True when answers are computed on this machine: a local backend, or a server on loopback (the
+    Procfile's `llm:` process), so re-indexing should pause while one is written."""
+    from urllib.parse import urlsplit
+
+    from models.registry import backend_spec
+
+    if backend_spec(settings.llm_backend).local:
+        return True
+    host = (urlsplit(settings.llm_base_url).hostname or "").lower()
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
 def readiness_problem(llm: object) -> str | None:
     """For a model that can say (a server): one line on why it cannot answer yet, else None."""
     from models.chat import ChecksReady

@@ -58,3 +58,22 @@ def test_a_missing_model_file_means_retrieval_only_only_for_local_backends(
     assert llm is None and problem is not None and "no model file" in problem
     llm, problem = load_model(make_settings(llm_backend="openai", llm_base_url="http://127.0.0.1:9/v1"))
     assert llm is not None and problem is None
+
+
+@pytest.mark.parametrize(
+    ("backend", "url", "on_this_cpu"),
+    [
+        ("auto", "http://gpu-box:8080/v1", True),
+        ("llama-cpp", "http://gpu-box:8080/v1", True),
+        ("openai", "http://127.0.0.1:8080/v1", True),  # the Procfile's llm: process shares the CPU
+        ("openai", "http://localhost:11434/v1", True),
+        ("openai", "http://gpu-box:8080/v1", False),
+        ("openai", "https://10.0.0.7/v1", False),
+    ],
+)
+def test_answers_hold_the_cpu_gate_only_when_computed_here(
+    make_settings: Callable[..., Any], backend: str, url: str, on_this_cpu: bool
+) -> None:
+    from bot.engine import answers_use_this_cpu
+
+    assert answers_use_this_cpu(make_settings(llm_backend=backend, llm_base_url=url)) is on_this_cpu
