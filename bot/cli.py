@@ -135,10 +135,11 @@ def _dispatch(settings: Settings, args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
+        from models.chat import LLMUnavailableError
         from models.prompts import PromptFileError
         from vectorstore.store import IndexUnusableError
 
-        if isinstance(exc, IndexUnusableError | PromptFileError):
+        if isinstance(exc, IndexUnusableError | PromptFileError | LLMUnavailableError):
             print(f"docbot: {exc}", file=sys.stderr)
             return 1
         raise
@@ -280,6 +281,10 @@ def _cite(source: Source) -> str:
 def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
     """Answer one question like the tutorial's main.py: answer, sources, time."""
     engine = _engine(settings, load_llm=True, need_index=True)
+    if engine.llm_not_ready:  # a server that cannot answer: say why in one line rather than fail later
+        engine.close()
+        print(f"docbot: {engine.llm_not_ready}", file=sys.stderr)
+        return 1
     try:
         stream = not args.json and sys.stdout.isatty()
         if engine.llm_problem and not args.json:

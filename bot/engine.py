@@ -17,7 +17,8 @@ from vectorstore.store import DB_NAME, IndexStore
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
-    from langchain_core.language_models import BaseLLM
+
+    from models.chat import ChatModel
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +37,9 @@ class Engine:
     embeddings: Embeddings
     retriever: HybridRetriever
     qa: QAChain
-    llm: BaseLLM | None = None
-    llm_problem: str | None = None
+    llm: ChatModel | None = None
+    llm_problem: str | None = None  # why there is no model (retrieval-only mode)
+    llm_not_ready: str | None = None  # a server model that did not pass the start check: one line why
 
     def status(self) -> IndexStatus:
         """The index's files, chunks, failures and freshness."""
@@ -89,16 +91,43 @@ def index_exists(settings: Settings) -> bool:
     return (settings.index_dir / DB_NAME).is_file()
 
 
-def load_model(settings: Settings) -> tuple[BaseLLM | None, str | None]:
-    """The configured LLM, or None and a message saying why there is none."""
-    from models.llm import LLMLoadError, load_llm
+def load_model(settings: Settings) -> tuple[ChatModel | None, str | None]:
+    """The configured LLM backend (models/registry.py), or None and a message saying why there is none."""
+    from models.model_file import LLMLoadError
+    from models.registry import backend_spec, load_chat_model
 
-    if not settings.model_path.is_file():
+    # Only a model run in this process needs a file here; a server has its own.
+    if backend_spec(settings.llm_backend).local and not settings.model_path.is_file():
         return None, no_model_message(settings.model_path)
     try:
-        return load_llm(settings), None
+        return load_chat_model(settings), None
     except LLMLoadError as exc:
         return None, str(exc)
+
+
+def answers_use_this_cpu(settings: Settings) -> bool:
+    """True when answers are computed on this machine: a local backend, or a server on loopback (the
+    Procfile's `llm:` process), so re-indexing should pause while one is written."""
+    from urllib.parse import urlsplit
+
+    from models.registry import backend_spec
+
+    if backend_spec(settings.llm_backend).local:
+        return True
+    host = (urlsplit(settings.llm_base_url).hostname or "").lower()
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def readiness_problem(llm: object) -> str | None:
+    """For a model that can say (a server): one line on why it cannot answer yet, else None."""
+    from models.chat import ChecksReady
+
+    if not isinstance(llm, ChecksReady):
+        return None
+    problem = llm.check_ready()
+    if problem:  # every front end prints it as its one line; the log keeps it at INFO
+        logger.info("llm not ready problem=%r", problem)
+    return problem
 
 
 def open_engine(settings: Settings, *, load_llm: bool = True, embeddings: Embeddings | None = None) -> Engine:
@@ -143,16 +172,16 @@ def open_engine(settings: Settings, *, load_llm: bool = True, embeddings: Embedd
         logger.info("retrieval-only mode reason=%r", problem)
     elif llm is not None:
         logger.info(
-            "language model loaded model=%s seconds=%.1f",
-            settings.model_path.name,
+            "language model loaded backend=%s model=%s seconds=%.1f",
+            settings.llm_backend,
+            settings.llm_model if settings.llm_backend == "openai" else settings.model_path.name,
             time.perf_counter() - started,
         )
-    count_tokens = getattr(llm, "count_tokens", None)
+    not_ready = readiness_problem(llm)
     qa = QAChain(
         retriever,
         load_prompt(settings.prompt_file),
         llm,
-        count_tokens=count_tokens,
         options=QAOptions(
             context_token_budget=settings.context_token_budget,
             generation_timeout_seconds=settings.generation_timeout_seconds,
@@ -162,4 +191,4 @@ def open_engine(settings: Settings, *, load_llm: bool = True, embeddings: Embedd
             self_check=settings.self_check,
         ),
     )
-    return Engine(settings, store, embeddings, retriever, qa, llm, problem)
+    return Engine(settings, store, embeddings, retriever, qa, llm, problem, not_ready)

@@ -7,12 +7,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
-from typing import Any
 
-from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.documents import Document
 from langchain_core.language_models import BaseLLM
-from langchain_core.outputs import LLMResult
 from langchain_core.prompts import PromptTemplate
 from langchain_core.retrievers import BaseRetriever
 
@@ -20,6 +17,8 @@ from bot.answer import Answer, Grounding, Source, SourcesCallback, Timings, Toke
 from bot.followup import prompt_question, standalone_query
 from bot.grounding import GroundingMode, check_answer
 from bot.snippets import snippet
+from models.chat import ChatModel, Usage, as_chat_model, assistant, token_counter, user
+from models.chat import estimate_tokens as estimate_tokens
 from vectorstore.retriever import HybridRetriever
 from vectorstore.scopes import FileFilter
 
@@ -53,11 +52,6 @@ NOT_CONFIRMED = (
 UNCONFIRMED = "⚠️ Unverified: the cited passages may not state this answer."
 
 
-def estimate_tokens(text: str) -> int:
-    """A rough token count (about 4 characters a token) for when no model tokenizer is loaded."""
-    return max(1, len(text) // 4)
-
-
 class QAChain:
     """Answers questions from the index with page citations; retrieval-only when there is no model."""
 
@@ -65,7 +59,7 @@ class QAChain:
         self,
         retriever: BaseRetriever,
         prompt: PromptTemplate,
-        llm: BaseLLM | None = None,
+        llm: ChatModel | BaseLLM | None = None,
         *,
         count_tokens: Callable[[str], int] | None = None,
         options: QAOptions | None = None,
@@ -73,7 +67,10 @@ class QAChain:
         self.retriever = retriever
         self.prompt = prompt
         self.llm = llm
-        self.count_tokens = count_tokens or estimate_tokens
+        # The one seam the chain talks to; a plain langchain-core LLM is adapted to it.
+        self.model: ChatModel | None = None if llm is None else as_chat_model(llm)
+        # Context budgeting works with any backend: its own count where it has one, else an estimate.
+        self.count_tokens = count_tokens or (token_counter(self.model) if self.model else estimate_tokens)
         self.options = options or QAOptions()
 
     @property
@@ -121,7 +118,7 @@ class QAChain:
             on_sources(cited)
         asked = prompt_question(question, history)
         prompt_text = self.prompt.format(context=self._context(used), question=asked)
-        text, first_token, cut_off, finish_reason = self._generate(prompt_text, on_token)
+        text, first_token, cut_off, finish_reason, usage = self._generate(prompt_text, on_token)
         finished = time.perf_counter()
         text = text.strip()
         # The labels count as given too: a model may well name the file or the printed page it read.
@@ -142,7 +139,7 @@ class QAChain:
         )
         logger.info(
             "answered mode=llm sources=%d cut_off=%s finish=%s grounding=%s confirmed=%s total=%.2f"
-            " first_token=%s",
+            " first_token=%s prompt_tokens=%d completion_tokens=%d tokens_estimated=%s",
             len(used),
             cut_off,
             finish_reason,
@@ -150,6 +147,9 @@ class QAChain:
             confirmed,
             timings.total,
             timings.first_token,
+            usage.prompt_tokens,
+            usage.completion_tokens,
+            usage.estimated,
         )
         return Answer(
             question=question,
@@ -194,11 +194,10 @@ class QAChain:
 
     def _confirm(self, prompt_text: str, text: str) -> bool | None:
         """The model's own yes/no on whether its passages state its answer; None when it says neither."""
-        assert self.llm is not None
+        assert self.model is not None
         deadline = time.monotonic() + self.options.generation_timeout_seconds
-        reply = self.llm.invoke(
-            CHECK_QUESTION, previous=[(prompt_text, text)], max_new_tokens=3, deadline=deadline
-        )
+        conversation = [user(prompt_text), assistant(text), user(CHECK_QUESTION)]
+        reply = self.model.stream_chat(conversation, max_tokens=3, deadline=deadline).text()
         word = reply.strip().lstrip("*\"'").split(maxsplit=1)[:1]
         verdict = {"yes": True, "no": False}.get(word[0].strip(".,!:").lower() if word else "")
         logger.info("self-check verdict=%s", verdict)
@@ -231,23 +230,25 @@ class QAChain:
 
     def _generate(
         self, prompt_text: str, on_token: TokenCallback | None
-    ) -> tuple[str, float | None, bool, str]:
+    ) -> tuple[str, float | None, bool, str, Usage]:
         """Stream the model's answer; stop at the time limit and say it was cut off."""
-        assert self.llm is not None
+        assert self.model is not None
         deadline = time.monotonic() + self.options.generation_timeout_seconds
         pieces: list[str] = []
         first_token: float | None = None
-        finish = FinishRecorder()
-        # The backend checks `deadline` between tokens, so a long answer stops where it got to.
-        for piece in self.llm.stream(prompt_text, deadline=deadline, config={"callbacks": [finish]}):
-            if not piece:
-                continue
-            if first_token is None:
-                first_token = time.perf_counter()
-            pieces.append(piece)
-            if on_token:
-                on_token(piece)
-        return "".join(pieces), first_token, time.monotonic() >= deadline, finish.reason
+        # The backend checks `deadline` between tokens, so a long answer stops where it got to; leaving
+        # the block early (the asker's on_token raising) stops generation and closes a server's request.
+        with self.model.stream_chat([user(prompt_text)], deadline=deadline) as generation:
+            for piece in generation:
+                if not piece:
+                    continue
+                if first_token is None:
+                    first_token = time.perf_counter()
+                pieces.append(piece)
+                if on_token:
+                    on_token(piece)
+        cut_off = generation.finish_reason == "deadline" or time.monotonic() >= deadline
+        return "".join(pieces), first_token, cut_off, generation.finish_reason, generation.usage
 
     def _retrieval_only_text(self, sources: list[Source]) -> str:
         if not sources:
@@ -259,20 +260,6 @@ class QAChain:
             f"Retrieval-only mode ({self.options.no_model_reason}): "
             "no generated answer, here are the most relevant passages."
         )
-
-
-class FinishRecorder(BaseCallbackHandler):
-    """Keeps how a streamed generation ended (the last chunk's generation_info, which stream() drops)."""
-
-    def __init__(self) -> None:
-        self.reason = ""
-
-    def on_llm_end(self, response: LLMResult, **kwargs: Any) -> None:
-        for generations in response.generations:
-            for generation in generations:
-                info = generation.generation_info or {}
-                if "finish_reason" in info:
-                    self.reason = str(info["finish_reason"])
 
 
 def passage_label(doc: Document) -> str:

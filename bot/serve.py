@@ -80,7 +80,7 @@ def console_command(settings: Settings) -> int:
 
     engine, gate, reindex = _start(settings, mode="console")
     try:
-        return run_console(engine, reindex=reindex, cpu_gate=gate)
+        return run_console(engine, reindex=reindex, cpu_gate=_answer_gate(settings, gate))
     finally:
         reindex.stop()
         engine.close()
@@ -130,7 +130,7 @@ def _serve_slack(settings: Settings, bot_user: str, health: HealthServer | None)
             settings,
             engine.qa,
             engine.status,
-            cpu_gate=gate,
+            cpu_gate=_answer_gate(settings, gate),
             reindex=reindex,
             bot_user=bot_user,
             health=health,
@@ -139,6 +139,13 @@ def _serve_slack(settings: Settings, bot_user: str, health: HealthServer | None)
     finally:
         reindex.stop()
         engine.close()
+
+
+def _answer_gate(settings: Settings, gate: CpuGate) -> CpuGate | None:
+    """Answers hold the gate (re-indexing pauses) only when they are computed on this machine's CPU."""
+    from bot.engine import answers_use_this_cpu
+
+    return gate if answers_use_this_cpu(settings) else None
 
 
 def _start(settings: Settings, *, mode: str) -> tuple[Engine, CpuGate, ReindexScheduler]:
@@ -153,6 +160,8 @@ def _start(settings: Settings, *, mode: str) -> tuple[Engine, CpuGate, ReindexSc
         "starting mode=%s data_dir=%s index_dir=%s", mode, settings.data_dir.resolve(), settings.index_dir
     )
     engine = open_engine(settings, load_llm=True)
+    if engine.llm_not_ready:  # the bot still starts: the server may come up later
+        print(f"docbot: {engine.llm_not_ready}", file=sys.stderr)
     gate = CpuGate()
     reindex = build_reindexer(engine, gate)
     status = engine.status()

@@ -64,8 +64,38 @@ class Settings(BaseSettings):
         Path("models/llama-2-7b-chat.Q4_K_M.gguf"), description="GGUF or GGML v3 .bin model file."
     )
     model_type: str = Field("llama", description="ctransformers model type.")
-    llm_backend: Literal["auto", "ctransformers", "llama-cpp"] = Field(
-        "auto", description="auto picks llama-cpp for GGUF when installed, else ctransformers."
+    # The names of models/registry.py's BACKENDS (a test keeps the two lists equal).
+    llm_backend: Literal["auto", "ctransformers", "llama-cpp", "openai"] = Field(
+        "auto",
+        description=(
+            "auto picks llama-cpp for GGUF when installed, else ctransformers; openai = an OpenAI-compatible"
+            " server at llm_base_url (llama.cpp server, llama-cpp-python's server, Ollama, vLLM)."
+        ),
+    )
+    llm_base_url: str = Field(
+        "http://127.0.0.1:8080/v1", description="The server's API root (llm_backend openai), ending in /v1."
+    )
+    llm_model: str = Field("", description="The model name on the server; empty = the one model it lists.")
+    llm_api_key: SecretStr | None = Field(
+        None, description="Bearer token for the server (llm_backend openai); never logged."
+    )
+    llm_connect_timeout_seconds: float = Field(
+        5.0, gt=0, le=600, description="Seconds to wait for a connection to the server."
+    )
+    llm_read_timeout_seconds: float = Field(
+        120.0,
+        gt=0,
+        le=3600,
+        description="Longest wait for the server's next piece of an answer (the first waits for the prompt).",
+    )
+    llm_retries: int = Field(
+        3,
+        ge=0,
+        le=20,
+        description="Retries of a server request on 429, 5xx, refused connections and broken streams.",
+    )
+    llm_retry_backoff_seconds: float = Field(
+        0.5, ge=0, le=60, description="Wait before the first retry, doubled each time (Retry-After honoured)."
     )
     max_new_tokens: int = Field(256, ge=1, le=8192, description="Most tokens generated per answer.")
     temperature: float = Field(0.01, ge=0.0, le=5.0, description="Sampling temperature.")
@@ -237,7 +267,7 @@ class Settings(BaseSettings):
         text = value.strip()
         return text.lower() if text.lower() in ("auto", "text", "json") else text.upper()
 
-    @field_validator("prompt_file", "embedding_cache_dir", mode="before")
+    @field_validator("prompt_file", "embedding_cache_dir", "llm_api_key", mode="before")
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         return None if value in ("", None) else value
@@ -299,7 +329,7 @@ def _describe(error: ErrorDetails) -> str:
     ctx = error.get("ctx") or {}
     accepted = f"accepted values: {ctx['expected']}" if "expected" in ctx else error["msg"]
     given = error.get("input")
-    shown = "(secret)" if "token" in field else repr(given)
+    shown = "(secret)" if "token" in field or "key" in field else repr(given)
     return f"{key} (config key '{field}'): {accepted}; got {shown}"
 
 

@@ -260,9 +260,16 @@ class LlamaCppEngine:
             tokens.close()
 
 
+# The in-process engines by name; models/registry.py maps settings' llm_backend onto these.
+ENGINES: dict[str, Callable[[LoadOptions], Engine]] = {
+    "ctransformers": CTransformersEngine,
+    "llama-cpp": LlamaCppEngine,
+}
+
+
 def open_engine(backend: Backend, options: LoadOptions) -> Engine:
     """Load the model file with the chosen backend."""
-    engine: Engine = CTransformersEngine(options) if backend == "ctransformers" else LlamaCppEngine(options)
+    engine = ENGINES[backend](options)
     logger.info(
         "model loaded backend=%s path=%s context_length=%d threads=%d",
         backend,

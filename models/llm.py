@@ -8,7 +8,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +18,7 @@ from langchain_core.outputs import GenerationChunk
 from pydantic import ConfigDict, Field, PrivateAttr
 
 from models.backends import Backend, Engine, LoadOptions, Sampling, open_engine
+from models.chat import Generation, Message, Usage, split_conversation
 from models.chat_format import RAW, ChatFormat, chat_format_for
 from models.model_file import LLMLoadError, ModelFileError, detect_format, inspect_model_file
 from models.text_stream import FinishReason, StreamResult, stream_text
@@ -163,12 +164,74 @@ class LocalLLM(LLM):
         chunk is empty and carries generation_info: finish_reason (eos, stop, length, deadline, cancelled),
         prompt_tokens, generated_tokens.
         """
-        deadline: float | None = kwargs.get("deadline")
-        cancel: threading.Event | None = kwargs.get("cancel")
-        max_new_tokens = int(kwargs.get("max_new_tokens", self.max_new_tokens))
-        stops = list(dict.fromkeys([*self.stop, *self._chat.stops, *(stop or [])]))
+        generation = Generation()
+        pieces = self._pieces(
+            generation,
+            self.render(prompt, kwargs.get("previous", ())),
+            stop=stop or [],
+            max_new_tokens=int(kwargs.get("max_new_tokens", self.max_new_tokens)),
+            deadline=kwargs.get("deadline"),
+            cancel=kwargs.get("cancel"),
+        )
+        try:
+            for text in pieces:
+                chunk = GenerationChunk(text=text)
+                if run_manager is not None:
+                    run_manager.on_llm_new_token(text, chunk=chunk)
+                yield chunk
+        finally:
+            pieces.close()
+        yield GenerationChunk(
+            text="",
+            generation_info={
+                "finish_reason": generation.finish_reason,
+                "prompt_tokens": generation.usage.prompt_tokens,
+                "generated_tokens": generation.usage.completion_tokens,
+            },
+        )
+
+    @property
+    def backend_name(self) -> str:
+        """The registry name of the engine (llama-cpp or ctransformers)."""
+        return self.backend
+
+    def stream_chat(
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int | None = None,
+        stop: Sequence[str] = (),
+        deadline: float | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Generation:
+        """The seam: the conversation in the model's chat format, streamed (see `_stream` for the rest)."""
+        sys_text, previous, prompt = split_conversation(messages)
+        text = self._chat.render(prompt, sys_text or self.system_prompt, previous)
+        generation = Generation()
+        return generation.bind(
+            self._pieces(
+                generation,
+                text,
+                stop=list(stop),
+                max_new_tokens=self.max_new_tokens if max_tokens is None else max_tokens,
+                deadline=deadline,
+                cancel=cancel,
+            )
+        )
+
+    def _pieces(
+        self,
+        generation: Generation,
+        text: str,
+        *,
+        stop: list[str],
+        max_new_tokens: int,
+        deadline: float | None,
+        cancel: threading.Event | None,
+    ) -> Generator[str, None, None]:
+        """Tokenize the rendered prompt, generate under the engine's lock and yield whole-character text."""
+        stops = list(dict.fromkeys([*self.stop, *self._chat.stops, *stop]))
         engine = self._engine
-        text = self.render(prompt, kwargs.get("previous", ()))
         chat = self._chat.template is not None
         bos = engine.special_text()[0]
         # Templates that write BOS themselves ({{ bos_token }}) must not get a second one from the tokenizer.
@@ -195,36 +258,27 @@ class LocalLLM(LLM):
             repetition_penalty=self.repetition_penalty,
         )
         result = StreamResult()
+        generation.usage = Usage(prompt_tokens=len(tokens))
         with engine.lock:
             token_ids = engine.generate(tokens, sampling, should_stop)
             pieces = (engine.token_bytes(token) for token in token_ids)
             try:
-                for text in stream_text(
+                yield from stream_text(
                     pieces,
                     max_new_tokens=min(max_new_tokens, room),
                     stop=stops,
                     should_stop=should_stop,
                     result=result,
-                ):
-                    chunk = GenerationChunk(text=text)
-                    if run_manager is not None:
-                        run_manager.on_llm_new_token(text, chunk=chunk)
-                    yield chunk
+                )
             finally:
                 token_ids.close()
+                generation.finish_reason = result.finish_reason
+                generation.usage = Usage(len(tokens), result.generated_tokens)
         logger.debug(
             "generation done finish_reason=%s prompt_tokens=%d generated_tokens=%d",
             result.finish_reason,
             len(tokens),
             result.generated_tokens,
-        )
-        yield GenerationChunk(
-            text="",
-            generation_info={
-                "finish_reason": result.finish_reason,
-                "prompt_tokens": len(tokens),
-                "generated_tokens": result.generated_tokens,
-            },
         )
 
 

@@ -128,4 +128,5 @@ def corpus_index(corpus_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 
 # Fixtures that live beside the helpers they use.
 from tests.fake_slack import fake_slack  # noqa: E402, F401
+from tests.llm_server import llm_server  # noqa: E402, F401
 from tests.tiny_llama import tiny_ggml, tiny_gguf  # noqa: E402, F401
