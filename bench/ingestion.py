@@ -219,10 +219,12 @@ def eval_runtime(runtime: str, build: bool) -> dict[str, Any] | None:
 def export_cost() -> dict[str, Any]:
     """The one-time OpenVINO export's recorded cost (from the cache this machine uses)."""
     from models.embeddings import packaged_model_path
+    from models.file_digest import DIGESTS_FILE
     from models.openvino_export import INFO_JSON, cache_key, default_cache_dir
 
     model_dir = Path(packaged_model_path())
-    info_path = default_cache_dir() / f"minilm-int8-{cache_key(model_dir)}" / INFO_JSON
+    cache = default_cache_dir()
+    info_path = cache / f"minilm-int8-{cache_key(model_dir, cache / DIGESTS_FILE)}" / INFO_JSON
     try:
         info: dict[str, Any] = json.loads(info_path.read_text())
     except (OSError, ValueError):

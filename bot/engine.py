@@ -67,7 +67,8 @@ def open_store(settings: Settings, embeddings: Embeddings) -> IndexStore:
     """Open (or create) the index for this embedding model."""
     from models.embeddings import embedding_model_id, runtime_of
 
-    dim = len(embeddings.embed_query("dimension probe"))
+    # The OpenVINO model knows its output width; others are asked with one short sentence.
+    dim = getattr(embeddings, "dimension", None) or len(embeddings.embed_query("dimension probe"))
     runtime = runtime_of(embeddings)
     model_id = embedding_model_id(settings.embedding_model)
     store = IndexStore(settings.index_dir, dim=dim, model_id=model_id, runtime=runtime)
@@ -109,7 +110,7 @@ def open_engine(settings: Settings, *, load_llm: bool = True, embeddings: Embedd
         settings.embedding_model,
         settings.embedding_batch_size,
         settings.embedding_runtime,
-        settings.embedding_cache_dir,
+        settings.export_cache_dir,
     )
     store = open_store(settings, embeddings)
     retriever = HybridRetriever(store=store, embeddings=embeddings, k=settings.k)

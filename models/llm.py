@@ -244,10 +244,8 @@ def _load_options(settings: Settings) -> LoadOptions:
     )
 
 
-def _probe_cache() -> Path:
-    from models.openvino_export import default_cache_dir
-
-    return default_cache_dir() / "llm-probe.json"
+def _probe_cache(settings: Settings) -> Path:
+    return settings.runtime_cache_dir / "llm-probe.json"
 
 
 def _extra_buffers(settings: Settings, backend: Backend) -> bool:
@@ -259,7 +257,7 @@ def _extra_buffers(settings: Settings, backend: Backend) -> bool:
     if not settings.llm_probe:
         return default_extra_buffers(settings.llm_extra_buffers)
     try:
-        return checked_extra_buffers(settings.model_path, settings.llm_extra_buffers, _probe_cache())
+        return checked_extra_buffers(settings.model_path, settings.llm_extra_buffers, _probe_cache(settings))
     except RuntimeError as exc:
         raise LLMLoadError(str(exc)) from exc
 
