@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from bot.answer import Answer, Source
     from bot.engine import Engine
     from bot.evaluate import EvalQuestion
-    from ingest.schedule import ScheduleState
+    from ingest.schedule_state import ScheduleState
 
 logger = logging.getLogger(__name__)
 
@@ -317,24 +317,23 @@ def _print_cited(sources: Sequence[Source], gap: str = "") -> None:
 
 def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     """Print the index's files, chunks, failures and last update, and the bot's last and next re-index."""
+    # SQLite and a JSON file only: status must not pay for importing the embedding and indexing stack.
     from bot.answer import display_name
-    from bot.engine import index_exists
-    from ingest.schedule import read_state
-    from vectorstore.store import IndexStore
+    from ingest.schedule_state import read_state
+    from vectorstore.status import DB_NAME, IndexUnreadable, inspect_index
 
     schedule = read_state(settings.index_dir)
-    if not index_exists(settings):
+    if not (settings.index_dir / DB_NAME).is_file():
         message = f"no index at {settings.index_dir} yet; run `docbot ingest`"
         empty = {"files": 0, "chunks": 0, "failed": [], "updated_at": None}
         empty["reindex"] = _reindex_json(schedule)
         print(json.dumps(empty) if args.json else message)
         return 0
-    store = IndexStore.open_existing(settings.index_dir)
     try:
-        status = store.status()
-        problems = store.check()
-    finally:
-        store.close()
+        status, problems = inspect_index(settings.index_dir)
+    except IndexUnreadable as exc:
+        print(f"docbot: {exc}", file=sys.stderr)
+        return 1
     if args.json:
         print(
             json.dumps(
@@ -372,7 +371,7 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _bot_running(schedule: ScheduleState) -> bool:
-    from ingest.schedule import process_alive
+    from ingest.schedule_state import process_alive
 
     return schedule.next_run is not None and process_alive(schedule.pid)
 

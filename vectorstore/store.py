@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from vectorstore.status import FailedFile, IndexStatus
+from vectorstore.status import DB_NAME, IndexStatus, read_status, table_problems
 
 if TYPE_CHECKING:
     import faiss
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = "1"
-DB_NAME = "index.sqlite3"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -598,17 +597,6 @@ class IndexStore:
             ).fetchall()
         return {row["id"]: _stored(row) for row in rows}
 
-    def neighbours(self, chunk: StoredChunk, before: int = 1, after: int = 1) -> list[StoredChunk]:
-        """The chunks around `chunk` on the same page, in reading order (itself included)."""
-        with self.snapshot():
-            rows = self._db.execute(
-                "SELECT c.id, c.file, c.seq, c.page, c.page_label, c.section, c.ocr, c.text, f.title "
-                "FROM chunks c JOIN files f ON f.path = c.file "
-                "WHERE c.file = ? AND c.seq BETWEEN ? AND ? AND c.page = ? ORDER BY c.seq",
-                (chunk.file, chunk.seq - before, chunk.seq + after, chunk.page),
-            ).fetchall()
-        return [_stored(row) for row in rows]
-
     def generation(self) -> int:
         """The number of committed updates so far (the index version shown with answers)."""
         with self._lock:
@@ -617,26 +605,7 @@ class IndexStore:
     def status(self) -> IndexStatus:
         """Files, chunks, failures and freshness."""
         with self.snapshot():
-            row = self._db.execute(
-                "SELECT COUNT(*), COALESCE(SUM(chunks), 0), COALESCE(SUM(pages), 0) "
-                "FROM files WHERE status = 'indexed'"
-            ).fetchone()
-            failed = [
-                FailedFile(r["path"], r["reason"] or "unknown")
-                for r in self._db.execute(
-                    "SELECT path, reason FROM files WHERE status = 'failed' ORDER BY path"
-                )
-            ]
-            meta = self._meta()
-        updated = meta.get("updated_at")
-        return IndexStatus(
-            files=int(row[0]),
-            chunks=int(row[1]),
-            pages=int(row[2]),
-            failed=failed,
-            updated_at=float(updated) if updated else None,
-            version=int(meta["generation"]),
-        )
+            return read_status(self._db)
 
     def check(self) -> list[str]:
         """Consistency problems (empty when healthy): SQLite integrity, FTS, vectors, FAISS."""
@@ -646,31 +615,9 @@ class IndexStore:
             return [str(exc)]
 
     def _check(self) -> list[str]:
-        problems: list[str] = []
         with self.snapshot():
-            result = self._db.execute("PRAGMA quick_check").fetchone()[0]
-            if result != "ok":
-                problems.append(f"sqlite: {result}")
+            problems = table_problems(self._db, self.dim)
             chunk_count = self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
-            fts_count = self._db.execute("SELECT COUNT(*) FROM chunks_fts").fetchone()[0]
-            if fts_count != chunk_count:
-                problems.append(f"keyword index has {fts_count} rows for {chunk_count} chunks")
-            bad = self._db.execute(
-                "SELECT COUNT(*) FROM chunks WHERE length(vector) != ?", (self.dim * 4,)
-            ).fetchone()[0]
-            if bad:
-                problems.append(f"{bad} chunks have malformed vectors")
-            orphans = self._db.execute(
-                "SELECT COUNT(*) FROM chunks WHERE file NOT IN (SELECT path FROM files)"
-            ).fetchone()[0]
-            if orphans:
-                problems.append(f"{orphans} chunks belong to no file")
-            mismatched = self._db.execute(
-                "SELECT COUNT(*) FROM files f "
-                "WHERE chunks != (SELECT COUNT(*) FROM chunks c WHERE c.file = f.path)"
-            ).fetchone()[0]
-            if mismatched:
-                problems.append(f"{mismatched} files disagree with their chunk count")
             assert self._faiss is not None
             if self._faiss.ntotal != chunk_count:
                 problems.append(f"vector index has {self._faiss.ntotal} vectors for {chunk_count} chunks")
