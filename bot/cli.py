@@ -223,18 +223,14 @@ def search_sources(engine: Engine, question: str, k: int) -> list[Source]:
 
 
 def _print_sources(question: str, sources: Sequence[Source]) -> None:
+    from bot.citations import citation
+
     print(f"Q: {question}")
     if not sources:
         print("  (no matching passages)")
     for i, source in enumerate(sources, 1):
-        print(f"  {i}. {_cite(source)}  score {source.score:.4f}")
+        print(f"  {i}. {citation(source)}  score {source.score:.4f}")
         print(f"     “{source.snippet}”")
-
-
-def _cite(source: Source) -> str:
-    label = f" (printed {source.page_label})" if source.page_label != str(source.page) else ""
-    ocr = " (OCR)" if source.ocr else ""
-    return f"{source.file} — p. {source.page}{label}{ocr}"
 
 
 def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
@@ -308,8 +304,10 @@ def _print_answer(answer: Answer, *, streamed: bool, sources_shown: bool = False
 
 
 def _print_cited(sources: Sequence[Source], gap: str = "") -> None:
+    from bot.citations import citation
+
     for i, source in enumerate(sources, 1):
-        print(f"{gap}Source {i}: {_cite(source)}\n  “{source.snippet}”")
+        print(f"{gap}Source {i}: {citation(source)}\n  “{source.snippet}”")
 
 
 # ----- status / eval -----

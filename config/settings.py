@@ -61,8 +61,8 @@ class Settings(BaseSettings):
     cache_dir: Path | None = Field(
         None,
         description=(
-            "Per-machine runtime files (the OpenVINO export, weight digests, model probe results); empty = the"
-            " user cache, ~/.cache/docbot on Linux. Never inside the installed package."
+            "Per-machine runtime files (the OpenVINO export, weight digests, model probe results);"
+            " empty = the user cache, ~/.cache/docbot on Linux. Never inside the installed package."
         ),
     )
 

@@ -13,9 +13,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 from ingest.cpu_gate import CpuGate
 from ingest.schedule_state import (

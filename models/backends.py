@@ -48,7 +48,7 @@ class Sampling:
     repetition_penalty: float = 1.1
 
 
-class Engine(Protocol):
+class LoadedModel(Protocol):
     """A loaded model that tokenizes and generates token ids; one generation at a time (hold `lock`)."""
 
     backend: Backend
@@ -78,6 +78,10 @@ class Engine(Protocol):
         """Evaluate the prompt, then yield sampled tokens until end-of-sequence or the caller stops."""
         ...
 
+    def close(self) -> None:
+        """Free the model's native memory; the model cannot be used afterwards."""
+        ...
+
 
 def _common_prefix(done: Sequence[int], prompt: Sequence[int]) -> int:
     """How many leading prompt tokens are already in the context (at least one is always re-evaluated)."""
@@ -96,7 +100,7 @@ def _probed_ctransformers_lib() -> str:
     return str(find_library(None))
 
 
-class CTransformersEngine:
+class CTransformersModel:
     """ctransformers 0.2.27: GGML v3 and GGUF through its bundled 2023 llama.cpp."""
 
     backend: Backend = "ctransformers"
@@ -143,6 +147,9 @@ class CTransformersEngine:
         """None: its tokenizer reads "<s>" as text; BOS comes from add_bos, and one turn needs no EOS."""
         return "", ""
 
+    def close(self) -> None:
+        """Nothing to do early: ctransformers frees the model in its own finaliser, which works at exit."""
+
     def token_bytes(self, token: int) -> bytes:
         """The bytes one token stands for."""
         return bytes(self._llm.ctransformers_llm_detokenize(token) or b"")
@@ -176,7 +183,7 @@ class CTransformersEngine:
             llm.eval([token], batch_size=batch, threads=threads)
 
 
-class LlamaCppEngine:
+class LlamaCppModel:
     """llama-cpp-python: GGUF only."""
 
     backend: Backend = "llama-cpp"
@@ -218,7 +225,8 @@ class LlamaCppEngine:
         return model.token_get_text(model.token_bos()), model.token_get_text(model.token_eos())
 
     def close(self) -> None:
-        """Free the model now rather than at interpreter exit (where llama-cpp's finaliser fails)."""
+        """Free the model now rather than at interpreter exit, where llama-cpp's finaliser runs after the
+        module globals it calls are gone (`TypeError: 'NoneType' object is not callable`). Idempotent."""
         self._llama.close()
 
     def token_bytes(self, token: int) -> bytes:
@@ -260,14 +268,14 @@ class LlamaCppEngine:
             tokens.close()
 
 
-def open_engine(backend: Backend, options: LoadOptions) -> Engine:
+def open_model(backend: Backend, options: LoadOptions) -> LoadedModel:
     """Load the model file with the chosen backend."""
-    engine: Engine = CTransformersEngine(options) if backend == "ctransformers" else LlamaCppEngine(options)
+    model: LoadedModel = CTransformersModel(options) if backend == "ctransformers" else LlamaCppModel(options)
     logger.info(
         "model loaded backend=%s path=%s context_length=%d threads=%d",
         backend,
         options.model_path,
-        engine.context_length,
+        model.context_length,
         options.threads,
     )
-    return engine
+    return model

@@ -49,11 +49,14 @@ def load_embeddings(
 ) -> Embeddings:
     """Load the embedding model once per process, never touching the hub.
 
-    runtime: "openvino" (int8 of the packaged weights, exported once per machine into cache_dir),
+    runtime: "openvino" (int8 of the packaged weights, exported once per machine into cache_dir, by default
+    the user cache's embeddings folder),
     "torch" (sentence-transformers), or "auto" (openvino when it works, else torch, logged with the reason).
     """
-    with _LOAD_LOCK:
-        return _load(name, batch_size, runtime, cache_dir)
+    from models.openvino_export import default_cache_dir
+
+    with _LOAD_LOCK:  # the default folder spelled out, so that both spellings share one loaded model
+        return _load(name, batch_size, runtime, cache_dir or default_cache_dir())
 
 
 @cache

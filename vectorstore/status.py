@@ -62,7 +62,8 @@ def _age(seconds: float) -> str:
 def read_status(db: sqlite3.Connection) -> IndexStatus:
     """Files, chunks, failures and freshness, inside the caller's read transaction."""
     row = db.execute(
-        "SELECT COUNT(*), COALESCE(SUM(chunks), 0), COALESCE(SUM(pages), 0) FROM files WHERE status = 'indexed'"
+        "SELECT COUNT(*), COALESCE(SUM(chunks), 0), COALESCE(SUM(pages), 0) "
+        "FROM files WHERE status = 'indexed'"
     ).fetchone()
     failed = [
         FailedFile(str(path), str(reason or "unknown"))
@@ -93,7 +94,9 @@ def table_problems(db: sqlite3.Connection, dim: int) -> list[str]:
     bad = db.execute("SELECT COUNT(*) FROM chunks WHERE length(vector) != ?", (dim * 4,)).fetchone()[0]
     if bad:
         problems.append(f"{bad} chunks have malformed vectors")
-    orphans = db.execute("SELECT COUNT(*) FROM chunks WHERE file NOT IN (SELECT path FROM files)").fetchone()[0]
+    orphans = db.execute("SELECT COUNT(*) FROM chunks WHERE file NOT IN (SELECT path FROM files)").fetchone()[
+        0
+    ]
     if orphans:
         problems.append(f"{orphans} chunks belong to no file")
     mismatched = db.execute(
