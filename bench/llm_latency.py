@@ -9,7 +9,7 @@ exactly the requested number of tokens on both sides.
 
 a) Per backend and quant: prompt and generation tokens/s straight on the library (no docbot code), then the
    same prompt through docbot's LocalLLM (load_llm) and bot/qa.py's QAChain, run by run alternating.
-b) One question end to end on the loopback fake Slack (tests/fake_slack.py), mention to final answer:
+b) One question end to end on the loopback fake Slack (devtools/fake_slack.py), mention to final answer:
    docbot as shipped (run_slack + its engine on the corpus index: llama-cpp on Q4_0, k=4 hybrid, its
    context budget, streaming) against the tutorial's configuration run as a small Bolt app here
    (ctransformers on Q8_0 reloaded per question, 2 dense chunks of 500 characters, 256 new tokens, nothing
@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     from langchain_core.documents import Document
 
     from bench.tutorial import TutorialIndex
-    from tests.fake_slack import FakeSlack
+    from devtools.fake_slack import FakeSlack
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ QUESTIONS = (
 )
 # A different first word for each direct-measurement run, so that no side reuses the previous prompt's
 # cache beyond <s> (all three sides reuse a common prefix the same way: the libraries do it natively).
-# All are in tests/tiny_llama.py's COMMON_WORDS, so each is one token in big_gguf's vocabulary.
+# All are in devtools/tiny_llama.py's COMMON_WORDS, so each is one token in big_gguf's vocabulary.
 LEAD_WORDS = ("time", "water", "number", "people", "house", "world", "school", "money")
 DIRECT_TEMPLATE = "{question}\n\n{context}\n\nAnswer:"
 SAMPLING = {"temperature": 0.01, "top_k": 40, "top_p": 0.95, "repetition_penalty": 1.1}
@@ -400,7 +400,7 @@ class E2ERun:
 
 def fake_slack() -> AbstractContextManager[FakeSlack]:
     """A started loopback fake Slack."""
-    from tests.fake_slack import running_fake_slack
+    from devtools.fake_slack import running_fake_slack
 
     return running_fake_slack()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.ingestion import _summaries, run_docbot
-from tests.pdfs import make_text_pdf
+from devtools.pdfs import make_text_pdf
 
 
 def test_run_docbot_reports_pages_chunks_and_per_file_seconds(tmp_path: Path) -> None:

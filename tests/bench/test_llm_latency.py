@@ -19,7 +19,7 @@ from bench.llm_latency import (
     measure_end_to_end,
     time_stream,
 )
-from tests.pdfs import make_text_pdf
+from devtools.pdfs import make_text_pdf
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings

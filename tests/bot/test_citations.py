@@ -18,7 +18,7 @@ from bot.cli import main
 from bot.console import run_console
 from bot.engine import open_engine
 from bot.slack.render import render_answer
-from tests.pdfs import make_text_pdf
+from devtools.pdfs import make_text_pdf
 
 ESCAPE_NAME = "\x1b[2J\x1b[31mred\x07.pdf"
 TEXT = "Terminal colours are configured through the theme settings panel of the application."

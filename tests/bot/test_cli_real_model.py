@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from tests.pdfs import make_text_pdf
+from devtools.pdfs import make_text_pdf
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 

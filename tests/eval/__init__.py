@@ -1,12 +1,8 @@
-"""Retrieval question sets: questions.jsonl (tuning), holdout.jsonl, and holdout2-11.jsonl (written blind)."""
+"""Retrieval question sets: questions.jsonl (tuning), holdout.jsonl, and holdout2-11.jsonl (written blind).
 
-from pathlib import Path
+Their names live in devtools.eval_sets, shared with the benchmarks.
+"""
 
-EVAL_DIR = Path(__file__).resolve().parent
-# Written blind by people who never ran docbot's retrieval, each scored once before its misses were read.
-BLIND_SETS = tuple(f"holdout{n}.jsonl" for n in range(2, 12))
-QUESTION_SETS = ("questions.jsonl", "holdout.jsonl", *BLIND_SETS)
-# Questions the corpus does not answer (`"answerable": false`), for `docbot eval --answers`' abstention.
-UNANSWERABLE_SET = "unanswerable.jsonl"
-# Every set `docbot eval --answers` scores: the questions with an expected answer, and the unanswerable ones.
-ANSWER_SETS = (*QUESTION_SETS, UNANSWERABLE_SET)
+from devtools.eval_sets import ANSWER_SETS, BLIND_SETS, EVAL_DIR, QUESTION_SETS, UNANSWERABLE_SET
+
+__all__ = ["ANSWER_SETS", "BLIND_SETS", "EVAL_DIR", "QUESTION_SETS", "UNANSWERABLE_SET"]

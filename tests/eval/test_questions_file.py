@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.evaluate import EvalQuestion, load_questions
-from tests.eval import BLIND_SETS, EVAL_DIR, QUESTION_SETS, UNANSWERABLE_SET
+from devtools.eval_sets import BLIND_SETS, EVAL_DIR, QUESTION_SETS, UNANSWERABLE_SET
 
 QUESTION_FILES = {name: 30 for name in BLIND_SETS} | {"questions.jsonl": 60, "holdout.jsonl": 20}
 MIN_DOCS = 6

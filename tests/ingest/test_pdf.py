@@ -10,6 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from devtools.pdfs import (
+    make_bad_xref_pdf,
+    make_empty_file,
+    make_garbage_file,
+    make_image_only_pdf,
+    make_text_pdf,
+    make_truncated_pdf,
+)
 from ingest.pdf import (
     EMPTY_FILE,
     NO_TEXT_LAYER,
@@ -18,14 +26,6 @@ from ingest.pdf import (
     PdfReadError,
     clean_lines,
     read_pdf,
-)
-from tests.pdfs import (
-    make_bad_xref_pdf,
-    make_empty_file,
-    make_garbage_file,
-    make_image_only_pdf,
-    make_text_pdf,
-    make_truncated_pdf,
 )
 
 REPO = Path(__file__).resolve().parents[2]

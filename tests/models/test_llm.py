@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from langchain_core.callbacks import BaseCallbackHandler
 
+from devtools.tiny_llama import write_tiny_gguf
 from models.llm import (
     LocalLLM,
     ModelFileError,
@@ -25,7 +26,6 @@ from models.llm import (
     resolve_backend,
 )
 from tests.models.conftest import CASES
-from tests.tiny_llama import write_tiny_gguf
 
 PROMPT = "Question: what was the company revenue last year?\nHelpful answer:"
 
