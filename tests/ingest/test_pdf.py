@@ -220,7 +220,7 @@ def test_pypdf_warnings_are_logged_at_debug_only(tmp_path: Path, caplog: pytest.
     caplog.set_level(logging.DEBUG, logger="pypdf")  # `docbot` commands run earlier raise pypdf's level
     path = make_bad_xref_pdf(tmp_path / "a.pdf")
     assert read_pdf(path).pages[0].text == "A file whose xref offset is wrong."
-    notes = [r for r in caplog.records if r.name == "ingest.pdf" and "startxref" in r.getMessage()]
+    notes = [r for r in caplog.records if r.name == "ingest.pdf_open" and "startxref" in r.getMessage()]
     assert notes and all(r.levelno == logging.DEBUG for r in notes)
     # pytest taps every logger; what matters is the console of a program that logs at WARNING
     script = (
