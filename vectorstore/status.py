@@ -111,24 +111,42 @@ class IndexUnreadable(RuntimeError):
     """The index file exists but SQLite cannot read it; the message says so and how to rebuild."""
 
 
+def is_damage(exc: sqlite3.DatabaseError) -> bool:
+    """True when SQLite says the file is corrupt or not a database (not for locks, full disks, ...)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+    return type(exc) is sqlite3.DatabaseError
+
+
 def inspect_index(index_dir: Path) -> tuple[IndexStatus, list[str]]:
     """Status and SQLite-level problems of the index in index_dir, read in one snapshot, without FAISS.
 
-    (The vectors' FAISS copy is a cache rebuilt from SQLite whenever it disagrees, so it is left out.)
+    A file SQLite cannot open as an index raises IndexUnreadable; damage found while checking the tables
+    is returned as a problem, as `IndexStore.check` does. (The FAISS copy of the vectors is a cache rebuilt
+    from SQLite whenever it disagrees, so it is left out.)
     """
-    path = Path(index_dir) / DB_NAME
-    db = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+    hint = "rebuild it with `docbot ingest --rebuild`"
+    db = sqlite3.connect(Path(index_dir) / DB_NAME, timeout=30.0, isolation_level=None)
     try:
         db.execute("PRAGMA busy_timeout = 30000")
         db.execute("BEGIN")
-        meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
-        status = read_status(db)
-        problems = table_problems(db, int(meta.get("dim", 0)))
-        db.execute("COMMIT")
-    except sqlite3.DatabaseError as exc:
-        raise IndexUnreadable(
-            f"index at {index_dir} is unreadable ({exc}); rebuild it with `docbot ingest --rebuild`"
-        ) from exc
+        try:
+            meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+        except sqlite3.DatabaseError as exc:
+            raise IndexUnreadable(f"index at {index_dir} is unreadable ({exc}); {hint}") from exc
+        try:
+            status = read_status(db)
+        except sqlite3.DatabaseError as exc:
+            if not is_damage(exc):
+                raise
+            raise IndexUnreadable(f"index at {index_dir} is damaged ({exc}); {hint}") from exc
+        try:
+            problems = table_problems(db, int(meta.get("dim", 0)))
+        except sqlite3.DatabaseError as exc:
+            if not is_damage(exc):
+                raise
+            problems = [f"index at {index_dir} is damaged ({exc}); {hint}"]
     finally:
-        db.close()
+        db.close()  # ends the read transaction; nothing was written
     return status, problems

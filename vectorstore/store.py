@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from vectorstore.status import DB_NAME, IndexStatus, read_status, table_problems
+from vectorstore.status import DB_NAME, IndexStatus, is_damage, read_status, table_problems
 
 if TYPE_CHECKING:
     import faiss
@@ -67,14 +67,6 @@ REBUILD_HINT = "rebuild it with `docbot ingest --rebuild`"
 
 class IndexUnusableError(RuntimeError):
     """The index cannot be used as it is (wrong model, corrupt file); the message says what to do."""
-
-
-def is_damage(exc: sqlite3.DatabaseError) -> bool:
-    """True when SQLite says the file is corrupt or not a database (not for locks, full disks, ...)."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    if code is not None:
-        return code & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
-    return type(exc) is sqlite3.DatabaseError
 
 
 @dataclass(frozen=True)
@@ -131,6 +123,7 @@ class IndexStore:
         self._lock = threading.RLock()
         self._faiss: Any = None  # faiss.IndexIDMap2; faiss's stubs are too loose to help
         self._faiss_generation = -1
+        self._snapshot_generation = -1
         self._snapshot_depth = 0
         path = self.index_dir / DB_NAME
         with self._damage_reported():
@@ -232,7 +225,11 @@ class IndexStore:
 
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[IndexStore]:
-        """A consistent read view: FAISS and SQLite agree on one committed generation inside it."""
+        """A consistent read view: FAISS and SQLite agree on one committed generation inside it.
+
+        FAISS is loaded (or brought up to this generation) only when a read inside needs the vectors, so
+        a sync that finds nothing to do never imports it nor reads its file.
+        """
         with self._lock, self._damage_reported():
             if self._snapshot_depth:  # nested: already inside this thread's read transaction
                 yield self
@@ -240,9 +237,7 @@ class IndexStore:
             self._db.execute("BEGIN")
             self._snapshot_depth += 1
             try:
-                generation = int(self._meta()["generation"])
-                if generation != self._faiss_generation or self._faiss is None:
-                    self._load_faiss(generation)
+                self._snapshot_generation = int(self._meta()["generation"])
                 yield self
             finally:
                 self._snapshot_depth -= 1
@@ -259,6 +254,13 @@ class IndexStore:
         )
 
     # ----- FAISS cache -----
+
+    def _vectors(self) -> Any:
+        """The FAISS index of the current snapshot's generation (call inside `snapshot()`)."""
+        generation = self._snapshot_generation
+        if self._faiss is None or self._faiss_generation != generation:
+            self._load_faiss(generation)
+        return self._faiss
 
     def _new_faiss(self) -> faiss.IndexIDMap2:
         import faiss
@@ -323,13 +325,13 @@ class IndexStore:
         import faiss
 
         with self.snapshot():
-            assert self._faiss is not None
+            index = self._vectors()
             generation = self._faiss_generation
             meta = self._meta()
         path = self._faiss_path(generation)
         if meta.get("faiss_generation") == str(generation) and path.is_file():
             return path
-        data = faiss.serialize_index(self._faiss).tobytes()
+        data = faiss.serialize_index(index).tobytes()
         tmp = path.with_suffix(".tmp")
         with open(tmp, "wb") as out:
             out.write(data)
@@ -538,29 +540,28 @@ class IndexStore:
     def dense_search(self, vector: Sequence[float] | np.ndarray, n: int) -> list[tuple[int, float]]:
         """Chunk ids by cosine similarity to a normalised query vector."""
         with self.snapshot():
-            assert self._faiss is not None
-            if self._faiss.ntotal == 0:
+            index = self._vectors()
+            if index.ntotal == 0:
                 return []
             query = np.asarray(vector, dtype=np.float32).reshape(1, self.dim)
             with _one_openmp_thread():
-                scores, ids = self._faiss.search(query, min(n, self._faiss.ntotal))
+                scores, ids = index.search(query, min(n, index.ntotal))
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
     def chunk_count(self) -> int:
         """How many chunks (vectors) the current generation holds."""
         with self.snapshot():
-            assert self._faiss is not None
-            return int(self._faiss.ntotal)
+            return int(self._vectors().ntotal)
 
     def cosines(self, ids: Sequence[int], vector: Sequence[float] | np.ndarray) -> dict[int, float]:
         """Cosine similarity of the given chunks to a normalised query vector (ids not indexed left out)."""
         with self.snapshot():
-            assert self._faiss is not None
+            index = self._vectors()
             query = np.asarray(vector, dtype=np.float32).reshape(self.dim)
             out: dict[int, float] = {}
             for chunk_id in ids:
                 try:
-                    stored = self._faiss.reconstruct(int(chunk_id))
+                    stored = index.reconstruct(int(chunk_id))
                 except RuntimeError:  # FAISS raises for an id it does not hold
                     continue
                 out[int(chunk_id)] = float(np.dot(stored, query))
@@ -618,9 +619,9 @@ class IndexStore:
         with self.snapshot():
             problems = table_problems(self._db, self.dim)
             chunk_count = self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
-            assert self._faiss is not None
-            if self._faiss.ntotal != chunk_count:
-                problems.append(f"vector index has {self._faiss.ntotal} vectors for {chunk_count} chunks")
+            total = self._vectors().ntotal
+            if total != chunk_count:
+                problems.append(f"vector index has {total} vectors for {chunk_count} chunks")
         return problems
 
 

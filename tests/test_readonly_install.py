@@ -1,0 +1,159 @@
+"""A read-only install works: docbot installed with `pip install --target` into a folder made read-only
+runs `ingest`, `search` and `ask` (with the real SmolLM2) and writes nothing inside its own package; the
+runtime files go to the index folder and the cache folder.
+
+Run as root (permissions do not bind root), the commands run as the unprivileged `nobody` (uid 65534), so
+the read-only folder really cannot be written."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from devtools.pdfs import make_text_pdf
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGES = ("bot", "ingest", "models", "vectorstore", "config")
+GUARANTEE = (
+    "The minimum guarantee payable by Northwind Sports over the term of the agreement is £640 million."
+)
+QUESTION = "How much is the minimum guarantee payable by Northwind Sports?"
+NOBODY = 65534
+RUN = "import sys, bot.cli; print(bot.cli.__file__, file=sys.stderr); sys.exit(bot.cli.main(sys.argv[1:]))"
+
+
+def _listing(root: Path) -> dict[str, tuple[int, int]]:
+    return {
+        str(path.relative_to(root)): (path.stat().st_size, path.stat().st_mtime_ns)
+        for package in PACKAGES
+        for path in sorted((root / package).rglob("*"))
+    }
+
+
+def _set_writable(root: Path, writable: bool) -> None:
+    for package in PACKAGES:
+        for path in [root / package, *(root / package).rglob("*")]:
+            mode = path.stat().st_mode
+            bits = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
+            path.chmod(mode | stat.S_IWUSR if writable else mode & ~bits)
+
+
+def _open_to_all(folder: Path) -> None:
+    """Let `nobody` read and write a folder this test made (it runs the commands when we are root)."""
+    for path in [folder, *folder.rglob("*")]:
+        path.chmod(0o777 if path.is_dir() else 0o666)
+
+
+@pytest.fixture(scope="module")
+def installed() -> Iterator[Path]:
+    """docbot built from a copy of this tree and installed (no dependencies) into a read-only folder."""
+    root = Path(tempfile.mkdtemp(prefix="docbot-readonly-"))
+    root.chmod(0o755)
+    source = root / "source"
+    source.mkdir()
+    for name in (*PACKAGES, "pyproject.toml", "README.md"):
+        origin = REPO / name
+        if origin.is_dir():
+            shutil.copytree(origin, source / name, ignore=shutil.ignore_patterns("__pycache__", "cache"))
+        else:
+            shutil.copyfile(origin, source / name)
+    target = root / "site"
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation"]
+    subprocess.run(
+        [*pip, "--no-index", "--target", str(target), str(source)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    _set_writable(target, False)
+    try:
+        yield target
+    finally:
+        _set_writable(target, True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def work() -> Iterator[Path]:
+    """Data, index and cache folders, with the OpenVINO export this machine already has (no new export)."""
+    from models.openvino_export import default_cache_dir
+
+    folder = Path(tempfile.mkdtemp(prefix="docbot-readonly-work-"))
+    exports = default_cache_dir()
+    if exports.is_dir():
+        shutil.copytree(exports, folder / "cache" / "embeddings", ignore=shutil.ignore_patterns(".export-*"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _as_nobody() -> None:
+    os.setgid(NOBODY)
+    os.setuid(NOBODY)
+
+
+def _docbot(target: Path, work: Path, *args: str, model: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DOCBOT_", "SLACK_", "PYTHON"))}
+    env |= {
+        "PYTHONPATH": str(target),  # the installed copy, not this checkout
+        "HOME": str(work / "home"),
+        "DOCBOT_CACHE_DIR": str(work / "cache"),
+        "DOCBOT_DATA_DIR": str(work / "data"),
+        "DOCBOT_INDEX_DIR": str(work / "index"),
+        "DOCBOT_MODEL_PATH": str(model),
+        "DOCBOT_THREADS": "2",
+        "DOCBOT_K": "2",
+    }
+    root = os.geteuid() == 0
+    if root:
+        _open_to_all(work)
+    return subprocess.run(
+        [sys.executable, "-c", RUN, *args],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=_as_nobody if root else None,
+    )
+
+
+def test_ingest_search_and_ask_from_a_read_only_install(
+    installed: Path, work: Path, real_chat_model: Path
+) -> None:
+    pytest.importorskip("llama_cpp")
+    make_text_pdf(work / "data" / "club.pdf", ["Annual report 2022.", GUARANTEE], labels=["i", "43"])
+    (work / "home").mkdir()
+    before = _listing(installed)
+
+    ingest = _docbot(installed, work, "ingest", "--json", model=real_chat_model)
+    assert ingest.returncode == 0, ingest.stderr
+    assert str(installed / "bot" / "cli.py") in ingest.stderr  # it ran the installed copy
+    assert json.loads(ingest.stdout)["indexed"] == ["club.pdf"]
+
+    search = _docbot(installed, work, "search", "--json", QUESTION, model=real_chat_model)
+    assert search.returncode == 0, search.stderr
+    top = json.loads(search.stdout)["hits"][0]
+    assert (top["file"], top["page"], top["page_label"]) == ("club.pdf", 2, "43")
+
+    ask = _docbot(installed, work, "ask", "--json", QUESTION, model=real_chat_model)
+    assert ask.returncode == 0, ask.stderr
+    answer = json.loads(ask.stdout)
+    assert answer["mode"] == "llm" and "640" in answer["answer"]
+
+    assert _listing(installed) == before  # nothing written inside the package (no cache, no pyc)
+    assert list((work / "cache" / "embeddings").glob("minilm-int8-*/model.xml"))  # the export's place
+    assert (work / "cache" / "llm-probe.json").is_file()  # the model probe's result, outside the package
