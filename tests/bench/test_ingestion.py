@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from bench.ingestion import _summaries, run_docbot
 from devtools.pdfs import make_text_pdf
@@ -61,7 +62,7 @@ def test_the_no_change_cli_time_is_a_goal_of_its_own() -> None:
     from bench.common import summarize
 
     scores = {"page_hit@2": 0.8, "page_hit@4": 0.9, "mrr": 0.7}
-    quick = {
+    quick: dict[str, Any] = {
         "subset_pairs": [_pair(30, 10)],
         "no_change_subset": {
             "walls": [0.8, 0.9, 1.4],
