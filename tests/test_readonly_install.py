@@ -2,8 +2,8 @@
 runs `ingest`, `search` and `ask` (with the real SmolLM2) and writes nothing inside its own package; the
 runtime files go to the index folder and the cache folder.
 
-Run as root (permissions do not bind root), the commands run as the unprivileged `nobody` (uid 65534), so
-the read-only folder really cannot be written."""
+Permissions do not bind root: run as root, each command runs in its own mount namespace (`unshare -m`)
+with the install bind-mounted read-only, so that it really cannot be written."""
 
 from __future__ import annotations
 
@@ -29,8 +29,13 @@ GUARANTEE = (
     "The minimum guarantee payable by Northwind Sports over the term of the agreement is £640 million."
 )
 QUESTION = "How much is the minimum guarantee payable by Northwind Sports?"
-NOBODY = 65534
-RUN = "import sys, bot.cli; print(bot.cli.__file__, file=sys.stderr); sys.exit(bot.cli.main(sys.argv[1:]))"
+RUN = (
+    "import os, sys, bot.cli; here = os.path.dirname(bot.cli.__file__);"
+    " print(bot.cli.__file__, f'writable={os.access(here, os.W_OK)}', file=sys.stderr);"
+    " sys.exit(bot.cli.main(sys.argv[1:]))"
+)
+# Bind-mount the install ($0) read-only over itself, then run the command.
+READ_ONLY_MOUNT = 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" "$0" && exec "$@"'
 
 
 def _listing(root: Path) -> dict[str, tuple[int, int]]:
@@ -49,10 +54,13 @@ def _set_writable(root: Path, writable: bool) -> None:
             path.chmod(mode | stat.S_IWUSR if writable else mode & ~bits)
 
 
-def _open_to_all(folder: Path) -> None:
-    """Let `nobody` read and write a folder this test made (it runs the commands when we are root)."""
-    for path in [folder, *folder.rglob("*")]:
-        path.chmod(0o777 if path.is_dir() else 0o666)
+def _read_only_prefix(target: Path) -> list[str]:
+    """What to run a command under so that `target` cannot be written (nothing when permissions bind)."""
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("unshare") is None or subprocess.run(["unshare", "-m", "true"], check=False).returncode:
+        pytest.skip("running as root without mount namespaces: the install cannot be made read-only")
+    return ["unshare", "-m", "sh", "-c", READ_ONLY_MOUNT, str(target)]
 
 
 @pytest.fixture(scope="module")
@@ -100,11 +108,6 @@ def work() -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _as_nobody() -> None:
-    os.setgid(NOBODY)
-    os.setuid(NOBODY)
-
-
 def _docbot(target: Path, work: Path, *args: str, model: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DOCBOT_", "SLACK_", "PYTHON"))}
     env |= {
@@ -117,17 +120,13 @@ def _docbot(target: Path, work: Path, *args: str, model: Path) -> subprocess.Com
         "DOCBOT_THREADS": "2",
         "DOCBOT_K": "2",
     }
-    root = os.geteuid() == 0
-    if root:
-        _open_to_all(work)
     return subprocess.run(
-        [sys.executable, "-c", RUN, *args],
+        [*_read_only_prefix(target), sys.executable, "-c", RUN, *args],
         cwd=work,
         env=env,
         capture_output=True,
         text=True,
         timeout=300,
-        preexec_fn=_as_nobody if root else None,
     )
 
 
@@ -141,7 +140,7 @@ def test_ingest_search_and_ask_from_a_read_only_install(
 
     ingest = _docbot(installed, work, "ingest", "--json", model=real_chat_model)
     assert ingest.returncode == 0, ingest.stderr
-    assert str(installed / "bot" / "cli.py") in ingest.stderr  # it ran the installed copy
+    assert f"{installed / 'bot' / 'cli.py'} writable=False" in ingest.stderr  # the read-only installed copy
     assert json.loads(ingest.stdout)["indexed"] == ["club.pdf"]
 
     search = _docbot(installed, work, "search", "--json", QUESTION, model=real_chat_model)
