@@ -108,9 +108,12 @@ def work() -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _docbot(target: Path, work: Path, *args: str, model: Path) -> subprocess.CompletedProcess[str]:
+def _docbot(
+    target: Path, work: Path, *args: str, model: Path, read_only: bool = True
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DOCBOT_", "SLACK_", "PYTHON"))}
     env |= {
+        "PYTHONDONTWRITEBYTECODE": "1",  # bytecode caches are Python's, not docbot's runtime files
         "PYTHONPATH": str(target),  # the installed copy, not this checkout
         "HOME": str(work / "home"),
         "DOCBOT_CACHE_DIR": str(work / "cache"),
@@ -121,7 +124,7 @@ def _docbot(target: Path, work: Path, *args: str, model: Path) -> subprocess.Com
         "DOCBOT_K": "2",
     }
     return subprocess.run(
-        [*_read_only_prefix(target), sys.executable, "-c", RUN, *args],
+        [*(_read_only_prefix(target) if read_only else []), sys.executable, "-c", RUN, *args],
         cwd=work,
         env=env,
         capture_output=True,
@@ -156,3 +159,20 @@ def test_ingest_search_and_ask_from_a_read_only_install(
     assert _listing(installed) == before  # nothing written inside the package (no cache, no pyc)
     assert list((work / "cache" / "embeddings").glob("minilm-int8-*/model.xml"))  # the export's place
     assert (work / "cache" / "llm-probe.json").is_file()  # the model probe's result, outside the package
+
+
+def test_a_writable_install_gets_no_runtime_files_either(installed: Path, work: Path, tmp_path: Path) -> None:
+    """Where the package could be written (a user's own venv), docbot still keeps its export, digests and
+    probes out of it: an upgrade would lose them and every user of the interpreter would share them."""
+    make_text_pdf(work / "data" / "club.pdf", ["Annual report 2022.", GUARANTEE], labels=["i", "43"])
+    (work / "home").mkdir()
+    _set_writable(installed, True)
+    try:
+        before = _listing(installed)
+        ingest = _docbot(installed, work, "ingest", "--json", model=tmp_path / "none.gguf", read_only=False)
+        assert ingest.returncode == 0, ingest.stderr
+        assert json.loads(ingest.stdout)["indexed"] == ["club.pdf"]
+        assert _listing(installed) == before
+        assert not (installed / "models" / "cache").exists()
+    finally:
+        _set_writable(installed, False)
