@@ -73,7 +73,7 @@ def sample(answerable: int, unanswerable: int) -> list[EvalQuestion]:
     """A fixed spread of tests/eval's questions: every n-th with an expected answer, the unanswerable
     ones round-robin over documents."""
     from bot.evaluate import load_questions
-    from tests.eval import ANSWER_SETS, EVAL_DIR
+    from devtools.eval_sets import ANSWER_SETS, EVAL_DIR
 
     pooled = [q for name in ANSWER_SETS for q in load_questions(EVAL_DIR / name)]
     answered = [q for q in pooled if q.answerable and q.answer]

@@ -7,8 +7,8 @@ logits), so near-greedy sampling never ends early, never emits a newline and alw
 number of tokens; both sides of a comparison use files written this way.
 
 Q4_0 stands in for docbot's default download (Q4_K_M); Q8_0 is what the tutorial used. The vocabulary uses
-Llama's id layout (tests/tiny_llama.py's `build_vocab`) filled with the words of the benchmark corpus, so that
-English prompts take about as many tokens as with the real tokenizer; the benchmark reports the counts.
+Llama's id layout (devtools/tiny_llama.py's `build_vocab`) filled with the words of the benchmark corpus, so
+that English prompts take about as many tokens as with the real tokenizer; the benchmark reports the counts.
 Files go under bench-out/ and are reused when one with the same parameters exists (the name holds a hash).
 """
 
@@ -95,7 +95,7 @@ def _filler_words() -> Iterable[str]:
 
 def vocabulary(words: list[str], n_vocab: int) -> tuple[list[str], list[float], list[int]]:
     """Llama's id layout with exactly `n_vocab` tokens: specials, byte tokens, characters, word pieces."""
-    from tests.tiny_llama import COMMON_WORDS, build_vocab
+    from devtools.tiny_llama import COMMON_WORDS, build_vocab
 
     pool = list(dict.fromkeys([*COMMON_WORDS, *words]))
     vocab = build_vocab(pool + list(itertools.islice(_filler_words(), n_vocab)), target=n_vocab)

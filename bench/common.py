@@ -29,7 +29,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from tests.eval import EVAL_DIR, QUESTION_SETS
+from devtools.eval_sets import EVAL_DIR, QUESTION_SETS
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpus"

@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.memory [--runs 3] [--quick] [--index-ready]
 
 Starts the real bot (`python -m bot run`, the Procfile's process) against the loopback fake Slack
-(tests/fake_slack.py) on the corpus index under bench-out/, with no model file: docbot answers in
+(devtools/fake_slack.py) on the corpus index under bench-out/, with no model file: docbot answers in
 retrieval-only mode, so the process holds everything but the model (Python, torch and the embedding
 model, the FAISS index, SQLite, the Slack client, the queue and worker). It waits for the start-up
 re-index check, asks every question of tests/eval/*.jsonl in one burst (one user each), waits until each
@@ -33,7 +33,7 @@ from bench.common import (
 from bench.retrieval_latency import load_eval_questions
 
 if TYPE_CHECKING:
-    from tests.fake_slack import FakeSlack
+    from devtools.fake_slack import FakeSlack
 
 PART = "memory"
 TITLE = "Memory"
@@ -76,8 +76,8 @@ def one_run(
     questions: list[str], log: Path, index_dir: Path = CORPUS_INDEX_DIR, data_dir: Path = CORPUS
 ) -> dict[str, Any]:
     """Start the bot, let it check the index, ask every question, return its /proc figures."""
-    from tests.bot.slack.bot_process import BotProcess
-    from tests.fake_slack import FakeSlack
+    from devtools.bot_process import BotProcess
+    from devtools.fake_slack import FakeSlack
 
     forget_questions(index_dir)
     log.unlink(missing_ok=True)  # BotProcess appends

@@ -33,7 +33,7 @@ from bench.common import (
     index_runtimes,
     write_results,
 )
-from tests.eval import BLIND_SETS
+from devtools.eval_sets import BLIND_SETS
 
 if TYPE_CHECKING:
     from bench.tutorial import TutorialIndex

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from bot.answer import Answer, Source
     from bot.engine import Engine
     from bot.evaluate import EvalQuestion
-    from ingest.schedule import ScheduleState
+    from ingest.schedule_state import ScheduleState
 
 logger = logging.getLogger(__name__)
 
@@ -264,18 +264,14 @@ def search_sources(engine: Engine, question: str, k: int) -> list[Source]:
 
 
 def _print_sources(question: str, sources: Sequence[Source]) -> None:
+    from bot.citations import citation
+
     print(f"Q: {question}")
     if not sources:
         print("  (no matching passages)")
     for i, source in enumerate(sources, 1):
-        print(f"  {i}. {_cite(source)}  score {source.score:.4f}")
+        print(f"  {i}. {citation(source)}  score {source.score:.4f}")
         print(f"     “{source.snippet}”")
-
-
-def _cite(source: Source) -> str:
-    label = f" (printed {source.page_label})" if source.page_label != str(source.page) else ""
-    ocr = " (OCR)" if source.ocr else ""
-    return f"{source.file} — p. {source.page}{label}{ocr}"
 
 
 def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
@@ -353,8 +349,10 @@ def _print_answer(answer: Answer, *, streamed: bool, sources_shown: bool = False
 
 
 def _print_cited(sources: Sequence[Source], gap: str = "") -> None:
+    from bot.citations import citation
+
     for i, source in enumerate(sources, 1):
-        print(f"{gap}Source {i}: {_cite(source)}\n  “{source.snippet}”")
+        print(f"{gap}Source {i}: {citation(source)}\n  “{source.snippet}”")
 
 
 # ----- status / eval -----
@@ -362,24 +360,23 @@ def _print_cited(sources: Sequence[Source], gap: str = "") -> None:
 
 def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
     """Print the index's files, chunks, failures and last update, and the bot's last and next re-index."""
+    # SQLite and a JSON file only: status must not pay for importing the embedding and indexing stack.
     from bot.answer import display_name
-    from bot.engine import index_exists
-    from ingest.schedule import read_state
-    from vectorstore.store import IndexStore
+    from ingest.schedule_state import read_state
+    from vectorstore.status import DB_NAME, IndexUnreadable, inspect_index
 
     schedule = read_state(settings.index_dir)
-    if not index_exists(settings):
+    if not (settings.index_dir / DB_NAME).is_file():
         message = f"no index at {settings.index_dir} yet; run `docbot ingest`"
         empty = {"files": 0, "chunks": 0, "failed": [], "updated_at": None}
         empty["reindex"] = _reindex_json(schedule)
         print(json.dumps(empty) if args.json else message)
         return 0
-    store = IndexStore.open_existing(settings.index_dir)
     try:
-        status = store.status()
-        problems = store.check()
-    finally:
-        store.close()
+        status, problems = inspect_index(settings.index_dir)
+    except IndexUnreadable as exc:
+        print(f"docbot: {exc}", file=sys.stderr)
+        return 1
     if args.json:
         print(
             json.dumps(
@@ -417,7 +414,7 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _bot_running(schedule: ScheduleState) -> bool:
-    from ingest.schedule import process_alive
+    from ingest.schedule_state import process_alive
 
     return schedule.next_run is not None and process_alive(schedule.pid)
 

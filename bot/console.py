@@ -9,6 +9,8 @@ from contextlib import nullcontext
 from typing import TYPE_CHECKING, TextIO
 
 from bot.empty_index import empty_index_message
+from bot.answer import display_name
+from bot.citations import citation
 
 if TYPE_CHECKING:
     from bot.answer import Answer, Source
@@ -136,7 +138,7 @@ def _announce(out: TextIO, report: SyncReport) -> None:
 def _status_text(engine: Engine, reindex: ReindexScheduler | None = None) -> str:
     status = engine.status()
     lines = [f"{status.freshness()}, {status.chunks} chunks; mode: {engine.qa.mode}"]
-    lines += [f"  failed: {f.file}: {f.reason}" for f in status.failed]
+    lines += [f"  failed: {display_name(f.file)}: {display_name(f.reason)}" for f in status.failed]
     if reindex is not None:
         schedule = reindex.status()
         last, result, following = schedule["last_run"], schedule["last_result"], schedule["next_run"]
@@ -178,8 +180,7 @@ def format_source_lines(sources: list[Source]) -> str:
     """One numbered citation per source: file, page, printed label, snippet."""
     lines = []
     for i, s in enumerate(sources, 1):
-        label = f" (printed {s.page_label})" if s.page_label != str(s.page) else ""
-        lines.append(f"  [{i}] {s.file} — p. {s.page}{label}{' (OCR)' if s.ocr else ''}\n      “{s.snippet}”")
+        lines.append(f"  [{i}] {citation(s)}\n      “{s.snippet}”")
     return "\n".join(lines)
 
 

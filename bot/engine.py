@@ -1,24 +1,32 @@
-"""Build the concrete parts (embeddings, index, retriever, LLM, QA chain) from settings; entry points only."""
+"""Build the concrete parts (embeddings, index, retriever, LLM, QA chain) from settings; entry points only.
+
+Parts a command may not need are built when first used: the embedding model loads on the first text to
+embed (a `docbot ingest` with nothing new never loads it) and the retriever and QA chain (LangChain's
+language-model stack, about a second to import) on first access, except where an LLM was asked for.
+"""
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.qa import QAChain, QAOptions
 from config.settings import Settings
 from ingest.sync import SyncOptions, SyncReport, sync_folder
-from vectorstore.retriever import HybridRetriever
-from vectorstore.status import IndexStatus
-from vectorstore.store import DB_NAME, IndexStore
+from vectorstore.status import DB_NAME, IndexStatus
+from vectorstore.store import IndexStore
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
 
+    from bot.qa import QAChain
     from models.chat import ChatModel
+    from models.embeddings import DeferredEmbeddings
+    from vectorstore.retriever import HybridRetriever
 
 logger = logging.getLogger(__name__)
 
@@ -34,12 +42,26 @@ class Engine:
 
     settings: Settings
     store: IndexStore
-    embeddings: Embeddings
-    retriever: HybridRetriever
-    qa: QAChain
+    embeddings: Embeddings | DeferredEmbeddings
     llm: ChatModel | None = None
     llm_problem: str | None = None  # why there is no model (retrieval-only mode)
     llm_not_ready: str | None = None  # a server model that did not pass the start check: one line why
+
+    @cached_property
+    def retriever(self) -> HybridRetriever:
+        """Hybrid dense + keyword retrieval over the index."""
+        from models.embeddings import DeferredEmbeddings
+        from vectorstore.retriever import HybridRetriever
+
+        # Every question embeds, so the retriever gets the loaded model itself.
+        embeddings = self.embeddings
+        model = embeddings.model if isinstance(embeddings, DeferredEmbeddings) else embeddings
+        return HybridRetriever(store=self.store, embeddings=model, k=self.settings.k)
+
+    @cached_property
+    def qa(self) -> QAChain:
+        """The QA chain over the retriever and the LLM (retrieval-only without one)."""
+        return build_qa(self.settings, self.retriever, self.llm, self.llm_problem)
 
     def status(self) -> IndexStatus:
         """The index's files, chunks, failures and freshness."""
@@ -66,14 +88,29 @@ class Engine:
         self.store.close()
 
 
-def open_store(settings: Settings, embeddings: Embeddings) -> IndexStore:
-    """Open (or create) the index for this embedding model."""
-    from models.embeddings import embedding_model_id, runtime_of
+def open_store(settings: Settings, embeddings: Embeddings | DeferredEmbeddings) -> IndexStore:
+    """Open (or create) the index for this embedding model.
 
-    dim = len(embeddings.embed_query("dimension probe"))
-    runtime = runtime_of(embeddings)
+    An existing index is opened with the dimension it records, so deferred embeddings stay unloaded; the
+    runtime that will write new vectors is recorded once the model loads.
+    """
+    from models.embeddings import DeferredEmbeddings, embedding_model_id, runtime_of
+
     model_id = embedding_model_id(settings.embedding_model)
-    store = IndexStore(settings.index_dir, dim=dim, model_id=model_id, runtime=runtime)
+    recorded = recorded_dim(settings.index_dir)
+    if isinstance(embeddings, DeferredEmbeddings) and not embeddings.loaded and recorded:
+        store = IndexStore(settings.index_dir, dim=recorded, model_id=model_id)
+        embeddings.on_load(lambda model: _record_runtime(store, runtime_of(model)))
+        return store
+    # The OpenVINO model knows its output width; others are asked with one short sentence.
+    dim = getattr(embeddings, "dimension", None) or len(embeddings.embed_query("dimension probe"))
+    store = IndexStore(settings.index_dir, dim=dim, model_id=model_id)
+    _record_runtime(store, runtime_of(embeddings))
+    return store
+
+
+def _record_runtime(store: IndexStore, runtime: str) -> None:
+    store.runtime = runtime
     others = [name for name in store.runtimes() if name != runtime]
     if others:
         # Same weights, vectors within quantization noise: searching across runtimes is sound.
@@ -83,7 +120,22 @@ def open_store(settings: Settings, embeddings: Embeddings) -> IndexStore:
             ",".join(others),
             runtime,
         )
-    return store
+
+
+def recorded_dim(index_dir: Path) -> int:
+    """The vector dimension an existing index records (0 when there is no index or it cannot be read)."""
+    path = index_dir / DB_NAME
+    if not path.is_file():
+        return 0
+    try:
+        db = sqlite3.connect(path, timeout=30.0)
+        try:
+            row = db.execute("SELECT value FROM meta WHERE key = 'dim'").fetchone()
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return 0  # IndexStore reports what is wrong with it
+    return int(row[0]) if row and str(row[0]).isdigit() else 0
 
 
 def index_exists(settings: Settings) -> bool:
@@ -130,31 +182,38 @@ def readiness_problem(llm: object) -> str | None:
     return problem
 
 
-def open_engine(settings: Settings, *, load_llm: bool = True, embeddings: Embeddings | None = None) -> Engine:
-    """Load the embedding model, open the index and (optionally) the LLM, and build the QA chain."""
+def _load_embeddings_logged(settings: Settings) -> Embeddings:
+    """Load the embedding model, saying so before (a first-run export takes a minute) and after."""
     from models.embeddings import load_embeddings, runtime_of
-    from models.prompts import load_prompt
 
-    if embeddings is None:
-        started = time.perf_counter()
-        logger.info(
-            "loading embedding model name=%s runtime=%s",
-            settings.embedding_model or "all-MiniLM-L6-v2",
-            settings.embedding_runtime,
-        )
-        embeddings = load_embeddings(
-            settings.embedding_model,
-            settings.embedding_batch_size,
-            settings.embedding_runtime,
-            settings.embedding_cache_dir,
-        )
-        logger.info(
-            "embedding model loaded runtime=%s seconds=%.1f",
-            runtime_of(embeddings),
-            time.perf_counter() - started,
-        )
     started = time.perf_counter()
-    store = open_store(settings, embeddings)
+    logger.info(
+        "loading embedding model name=%s runtime=%s",
+        settings.embedding_model or "all-MiniLM-L6-v2",
+        settings.embedding_runtime,
+    )
+    model = load_embeddings(
+        settings.embedding_model,
+        settings.embedding_batch_size,
+        settings.embedding_runtime,
+        settings.export_cache_dir,
+    )
+    logger.info(
+        "embedding model loaded runtime=%s seconds=%.1f", runtime_of(model), time.perf_counter() - started
+    )
+    return model
+
+
+def open_engine(settings: Settings, *, load_llm: bool = True, embeddings: Embeddings | None = None) -> Engine:
+    """Open the index with the embedding model (loaded when first needed) and, optionally, load the LLM
+    and build the QA chain at once (so that a bad prompt file or model stops `run` at start)."""
+    from models.embeddings import DeferredEmbeddings
+
+    embedder: Embeddings | DeferredEmbeddings = embeddings or DeferredEmbeddings(
+        lambda: _load_embeddings_logged(settings)
+    )
+    started = time.perf_counter()
+    store = open_store(settings, embedder)
     status = store.status()
     logger.info(
         "index opened path=%s files=%d chunks=%d failed=%d version=%d seconds=%.2f",
@@ -165,7 +224,6 @@ def open_engine(settings: Settings, *, load_llm: bool = True, embeddings: Embedd
         status.version,
         time.perf_counter() - started,
     )
-    retriever = HybridRetriever(store=store, embeddings=embeddings, k=settings.k)
     started = time.perf_counter()
     llm, problem = load_model(settings) if load_llm else (None, "the language model is not loaded")
     if problem and load_llm:
@@ -177,8 +235,20 @@ def open_engine(settings: Settings, *, load_llm: bool = True, embeddings: Embedd
             settings.llm_model if settings.llm_backend == "openai" else settings.model_path.name,
             time.perf_counter() - started,
         )
-    not_ready = readiness_problem(llm)
-    qa = QAChain(
+    engine = Engine(settings, store, embedder, llm, problem, readiness_problem(llm))
+    if load_llm:
+        _ = engine.qa
+    return engine
+
+
+def build_qa(
+    settings: Settings, retriever: HybridRetriever, llm: ChatModel | None, problem: str | None
+) -> QAChain:
+    """The QA chain as configured."""
+    from bot.qa import QAChain, QAOptions
+    from models.prompts import load_prompt
+
+    return QAChain(
         retriever,
         load_prompt(settings.prompt_file),
         llm,
@@ -191,4 +261,3 @@ def open_engine(settings: Settings, *, load_llm: bool = True, embeddings: Embedd
             self_check=settings.self_check,
         ),
     )
-    return Engine(settings, store, embeddings, retriever, qa, llm, problem, not_ready)

@@ -56,7 +56,14 @@ class Settings(BaseSettings):
         ),
     )
     embedding_cache_dir: Path | None = Field(
-        None, description="Where the OpenVINO export is cached; empty = models/cache (or ~/.cache/docbot)."
+        None, description="Where the OpenVINO export is cached; empty = the `embeddings` folder of cache_dir."
+    )
+    cache_dir: Path | None = Field(
+        None,
+        description=(
+            "Per-machine runtime files (the OpenVINO export, weight digests, model probe results);"
+            " empty = the user cache, ~/.cache/docbot on Linux. Never inside the installed package."
+        ),
     )
 
     # --- Language model ---
@@ -267,10 +274,22 @@ class Settings(BaseSettings):
         text = value.strip()
         return text.lower() if text.lower() in ("auto", "text", "json") else text.upper()
 
-    @field_validator("prompt_file", "embedding_cache_dir", "llm_api_key", mode="before")
+    @field_validator("prompt_file", "embedding_cache_dir", "cache_dir", "llm_api_key", mode="before")
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         return None if value in ("", None) else value
+
+    @property
+    def runtime_cache_dir(self) -> Path:
+        """cache_dir, or the user cache folder when it is not set."""
+        from config.paths import user_cache_dir
+
+        return self.cache_dir or user_cache_dir()
+
+    @property
+    def export_cache_dir(self) -> Path:
+        """Where the OpenVINO export of the embedding model lives."""
+        return self.embedding_cache_dir or self.runtime_cache_dir / "embeddings"
 
     @property
     def slack_configured(self) -> bool:

@@ -140,7 +140,7 @@ def _drain(stream: IO[bytes] | None, into: list[bytes]) -> threading.Thread:
 
 def main() -> None:
     """The child: print the byte length of page argv[2]'s text (PDF argv[1]), a newline, then the text."""
-    from ingest.pdf import page_text_here
+    from ingest.pdf_open import page_text_here
 
     data = page_text_here(Path(sys.argv[1]), int(sys.argv[2])).encode(*_ENCODING)
     write_all(sys.stdout.fileno(), b"%d\n" % len(data) + data)

@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
-from langchain_core.embeddings import Embeddings
 
 from ingest.chunking import HEADING_RULES_VERSION, Chunk, chunk_document
 from ingest.cpu_gate import Cancelled, CpuGate
@@ -22,6 +22,15 @@ from vectorstore.status import FailedFile
 from vectorstore.store import ChunkInput, FileInfo, IndexStore
 
 logger = logging.getLogger(__name__)
+
+
+class Embeddings(Protocol):
+    """What indexing needs of an embedding model (LangChain's Embeddings, or one loaded on first use)."""
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """One vector per text, in order."""
+        ...
+
 
 ProgressFn = Callable[[str, int, int], None]
 """progress(file, files_done, files_total), called before each file is indexed and once at the end."""

@@ -48,7 +48,7 @@ class Sampling:
     repetition_penalty: float = 1.1
 
 
-class Engine(Protocol):
+class LoadedModel(Protocol):
     """A loaded model that tokenizes and generates token ids; one generation at a time (hold `lock`)."""
 
     backend: Backend
@@ -58,6 +58,10 @@ class Engine(Protocol):
     @property
     def context_length(self) -> int:
         """Tokens the context window holds."""
+        ...
+
+    def close(self) -> None:
+        """Free the model's native memory; the model cannot be used afterwards."""
         ...
 
     def tokenize(self, text: str, *, add_bos: bool, special: bool = False) -> list[int]:
@@ -96,10 +100,13 @@ def _probed_ctransformers_lib() -> str:
     return str(find_library(None))
 
 
-class CTransformersEngine:
+class CTransformersModel:
     """ctransformers 0.2.27: GGML v3 and GGUF through its bundled 2023 llama.cpp."""
 
     backend: Backend = "ctransformers"
+
+    def close(self) -> None:
+        """Nothing to do early: ctransformers frees the model in its own finaliser, which works at exit."""
 
     def __init__(self, options: LoadOptions) -> None:
         from ctransformers.llm import LLM, Config
@@ -176,7 +183,7 @@ class CTransformersEngine:
             llm.eval([token], batch_size=batch, threads=threads)
 
 
-class LlamaCppEngine:
+class LlamaCppModel:
     """llama-cpp-python: GGUF only."""
 
     backend: Backend = "llama-cpp"
@@ -218,7 +225,8 @@ class LlamaCppEngine:
         return model.token_get_text(model.token_bos()), model.token_get_text(model.token_eos())
 
     def close(self) -> None:
-        """Free the model now rather than at interpreter exit (where llama-cpp's finaliser fails)."""
+        """Free the model now rather than at interpreter exit, where llama-cpp's finaliser runs after the
+        module globals it calls are gone (`TypeError: 'NoneType' object is not callable`). Idempotent."""
         self._llama.close()
 
     def token_bytes(self, token: int) -> bytes:
@@ -261,13 +269,13 @@ class LlamaCppEngine:
 
 
 # The in-process engines by name; models/registry.py maps settings' llm_backend onto these.
-ENGINES: dict[str, Callable[[LoadOptions], Engine]] = {
-    "ctransformers": CTransformersEngine,
-    "llama-cpp": LlamaCppEngine,
+ENGINES: dict[str, Callable[[LoadOptions], LoadedModel]] = {
+    "ctransformers": CTransformersModel,
+    "llama-cpp": LlamaCppModel,
 }
 
 
-def open_engine(backend: Backend, options: LoadOptions) -> Engine:
+def open_model(backend: Backend, options: LoadOptions) -> LoadedModel:
     """Load the model file with the chosen backend."""
     engine = ENGINES[backend](options)
     logger.info(

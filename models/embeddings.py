@@ -6,6 +6,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -36,7 +37,7 @@ def embedding_model_id(name: str) -> str:
     return name or PACKAGED_MODEL
 
 
-def runtime_of(embeddings: Embeddings) -> str:
+def runtime_of(embeddings: Embeddings | DeferredEmbeddings) -> str:
     """Which runtime produces these vectors ("openvino", or "torch" for sentence-transformers)."""
     return str(getattr(embeddings, "runtime", "torch"))
 
@@ -49,11 +50,14 @@ def load_embeddings(
 ) -> Embeddings:
     """Load the embedding model once per process, never touching the hub.
 
-    runtime: "openvino" (int8 of the packaged weights, exported once per machine into cache_dir),
+    runtime: "openvino" (int8 of the packaged weights, exported once per machine into cache_dir, by default
+    the user cache's embeddings folder),
     "torch" (sentence-transformers), or "auto" (openvino when it works, else torch, logged with the reason).
     """
-    with _LOAD_LOCK:
-        return _load(name, batch_size, runtime, cache_dir)
+    from models.openvino_export import default_cache_dir
+
+    with _LOAD_LOCK:  # the default folder spelled out, so that both spellings share one loaded model
+        return _load(name, batch_size, runtime, cache_dir or default_cache_dir())
 
 
 @cache
@@ -108,3 +112,57 @@ def _load_torch(name: str, batch_size: int) -> Embeddings:
         time.perf_counter() - started,
     )
     return model
+
+
+class DeferredEmbeddings:
+    """Embeddings that load their model on first use: a sync that finds nothing new to embed (the common
+    `docbot ingest`) never pays for importing LangChain and OpenVINO and compiling the model (about 2 s
+    here). Not an Embeddings subclass, so that holding one imports nothing; `model` is the real one."""
+
+    def __init__(self, load: Callable[[], Embeddings]) -> None:
+        self._load = load
+        self._model: Embeddings | None = None
+        self._lock = threading.Lock()
+        self._on_load: list[Callable[[Embeddings], None]] = []
+
+    @property
+    def loaded(self) -> bool:
+        """True once the model has been loaded."""
+        return self._model is not None
+
+    @property
+    def model(self) -> Embeddings:
+        """The real embeddings, loaded now if they were not yet."""
+        with self._lock:
+            if self._model is None:
+                self._model = self._load()
+                for listener in self._on_load:
+                    listener(self._model)
+            return self._model
+
+    def on_load(self, listener: Callable[[Embeddings], None]) -> None:
+        """Call `listener(model)` once the model is loaded (at once when it already is)."""
+        with self._lock:
+            if self._model is None:
+                self._on_load.append(listener)
+                return
+        listener(self._model)
+
+    @property
+    def runtime(self) -> str:
+        """The loaded model's runtime (loads it)."""
+        return runtime_of(self.model)
+
+    @property
+    def dimension(self) -> int:
+        """Length of the vectors (loads the model)."""
+        model = self.model
+        return getattr(model, "dimension", None) or len(model.embed_query("dimension probe"))
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """One vector per text, in order."""
+        return self.model.embed_documents(texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        """The vector of one question."""
+        return self.model.embed_query(text)

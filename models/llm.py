@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import importlib.util
 import logging
@@ -17,7 +18,7 @@ from langchain_core.language_models.llms import LLM
 from langchain_core.outputs import GenerationChunk
 from pydantic import ConfigDict, Field, PrivateAttr
 
-from models.backends import Backend, Engine, LoadOptions, Sampling, open_engine
+from models.backends import Backend, LoadedModel, LoadOptions, Sampling, open_model
 from models.chat import Generation, Message, Usage, split_conversation
 from models.chat_format import RAW, ChatFormat, chat_format_for
 from models.model_file import LLMLoadError, ModelFileError, detect_format, inspect_model_file
@@ -94,14 +95,14 @@ class LocalLLM(LLM):
     stop: list[str] = Field(default_factory=lambda: list(DEFAULT_STOP))
     system_prompt: str | None = Field(None, description="A system turn before the prompt (chat formats).")
 
-    _engine: Engine = PrivateAttr()
+    _loaded: LoadedModel = PrivateAttr()
     _chat: ChatFormat = PrivateAttr()
 
-    def __init__(self, *, engine: Engine, chat_format: ChatFormat = RAW, **data: Any) -> None:
+    def __init__(self, *, engine: LoadedModel, chat_format: ChatFormat = RAW, **data: Any) -> None:
         data.setdefault("backend", engine.backend)
         data.setdefault("model_path", str(engine.options.model_path))
         super().__init__(**data)
-        self._engine = engine
+        self._loaded = engine
         self._chat = chat_format
 
     @property
@@ -130,11 +131,11 @@ class LocalLLM(LLM):
     @property
     def context_length(self) -> int:
         """Tokens the model's context window holds."""
-        return self._engine.context_length
+        return self._loaded.context_length
 
     def count_tokens(self, text: str) -> int:
         """Tokens `text` takes in a prompt, by the model's own tokenizer (no BOS)."""
-        return len(self._engine.tokenize(text, add_bos=False))
+        return len(self._loaded.tokenize(text, add_bos=False))
 
     def get_num_tokens(self, text: str) -> int:
         """Tokens `text` takes, by the model's own tokenizer."""
@@ -231,7 +232,7 @@ class LocalLLM(LLM):
     ) -> Generator[str, None, None]:
         """Tokenize the rendered prompt, generate under the engine's lock and yield whole-character text."""
         stops = list(dict.fromkeys([*self.stop, *self._chat.stops, *stop]))
-        engine = self._engine
+        engine = self._loaded
         chat = self._chat.template is not None
         bos = engine.special_text()[0]
         # Templates that write BOS themselves ({{ bos_token }}) must not get a second one from the tokenizer.
@@ -282,8 +283,8 @@ class LocalLLM(LLM):
         )
 
 
-_ENGINES: dict[tuple[Any, ...], Engine] = {}
-_ENGINES_LOCK = threading.Lock()
+_MODELS: dict[tuple[Any, ...], LoadedModel] = {}
+_MODELS_LOCK = threading.Lock()
 
 
 def _load_options(settings: Settings) -> LoadOptions:
@@ -298,10 +299,8 @@ def _load_options(settings: Settings) -> LoadOptions:
     )
 
 
-def _probe_cache() -> Path:
-    from models.openvino_export import default_cache_dir
-
-    return default_cache_dir() / "llm-probe.json"
+def _probe_cache(settings: Settings) -> Path:
+    return settings.runtime_cache_dir / "llm-probe.json"
 
 
 def _extra_buffers(settings: Settings, backend: Backend) -> bool:
@@ -313,12 +312,12 @@ def _extra_buffers(settings: Settings, backend: Backend) -> bool:
     if not settings.llm_probe:
         return default_extra_buffers(settings.llm_extra_buffers)
     try:
-        return checked_extra_buffers(settings.model_path, settings.llm_extra_buffers, _probe_cache())
+        return checked_extra_buffers(settings.model_path, settings.llm_extra_buffers, _probe_cache(settings))
     except RuntimeError as exc:
         raise LLMLoadError(str(exc)) from exc
 
 
-def load_engine(settings: Settings) -> Engine:
+def loaded_model(settings: Settings) -> LoadedModel:
     """Check the model file, pick the backend and load it, once per process for the same file and options."""
     options = _load_options(settings)
     info = inspect_model_file(options.model_path, options.model_type)
@@ -326,9 +325,10 @@ def load_engine(settings: Settings) -> Engine:
     options = dataclasses.replace(options, extra_buffers=_extra_buffers(settings, backend))
     stat = options.model_path.stat()
     key = (backend, options.model_path.resolve(), stat.st_size, stat.st_mtime_ns, options)
-    with _ENGINES_LOCK:
-        engine = _ENGINES.get(key)
+    with _MODELS_LOCK:
+        engine = _MODELS.get(key)
         if engine is None:
+            _close_at_exit()
             logger.info(
                 "loading model path=%s format=%s backend=%s size=%d",
                 info.path,
@@ -336,12 +336,12 @@ def load_engine(settings: Settings) -> Engine:
                 backend,
                 info.size,
             )
-            engine = open_engine(backend, options)
-            _ENGINES[key] = engine
+            engine = open_model(backend, options)
+            _MODELS[key] = engine
     return engine
 
 
-def chat_format_of(engine: Engine, prompt_format: str) -> ChatFormat:
+def chat_format_of(engine: LoadedModel, prompt_format: str) -> ChatFormat:
     """The model file's chat format (from its GGUF metadata), or raw when asked for."""
     if prompt_format == "raw":
         return RAW
@@ -352,7 +352,7 @@ def chat_format_of(engine: Engine, prompt_format: str) -> ChatFormat:
 
 def load_llm(settings: Settings) -> LocalLLM:
     """The configured model as a LocalLLM; raises LLMLoadError (ModelFileError for file problems)."""
-    engine = load_engine(settings)
+    engine = loaded_model(settings)
     chat = chat_format_of(engine, settings.prompt_format)
     logger.info("prompt format=%s model=%s", chat.name, settings.model_path.name)
     return LocalLLM(
@@ -366,6 +366,22 @@ def load_llm(settings: Settings) -> LocalLLM:
 
 
 def unload_all() -> None:
-    """Forget every loaded model (the memory is freed when the last LocalLLM using it goes away)."""
-    with _ENGINES_LOCK:
-        _ENGINES.clear()
+    """Close and forget every loaded model (a LocalLLM still holding one can no longer generate)."""
+    with _MODELS_LOCK:
+        models = list(_MODELS.values())
+        _MODELS.clear()
+    for model in models:
+        try:
+            model.close()
+        except Exception as exc:  # closing is best effort; the process is usually on its way out
+            logger.debug("model close failed error=%s", exc)
+
+
+_EXIT_HOOK: list[bool] = []
+
+
+def _close_at_exit() -> None:
+    """Close the loaded models before the interpreter tears its modules down (once per process)."""
+    if not _EXIT_HOOK:
+        atexit.register(unload_all)
+        _EXIT_HOOK.append(True)

@@ -30,6 +30,11 @@ class OpenVinoEmbeddings(Embeddings):
         self._compiled: Any = ov.Core().compile_model(str(model_xml), "CPU")
         self._lock = threading.Lock()  # one inference at a time: they would only fight over the cores
 
+    @property
+    def dimension(self) -> int:
+        """Length of the vectors, read from the model's output shape (no probe inference needed)."""
+        return int(self._compiled.output(0).get_partial_shape()[1].get_length())
+
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """One vector per text, in order."""
         return self.embed_array(texts).tolist()

@@ -1,4 +1,5 @@
-"""Export all-MiniLM-L6-v2 to an int8 OpenVINO model once per machine, cached by weights hash and versions.
+"""Export all-MiniLM-L6-v2 to an int8 OpenVINO model once per machine, cached by weights hash and versions
+in the user cache (or `embedding_cache_dir`).
 
 The recipe: the packaged PyTorch weights with mean pooling and L2 normalisation folded into one graph
 -> `openvino.convert_model` -> `nncf.quantize` (static int8, transformer preset) calibrated on
@@ -21,6 +22,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from models.file_digest import DIGESTS_FILE, cached_sha256
+
 logger = logging.getLogger(__name__)
 
 RECIPE = "minilm-mean-norm-int8-v1"  # bump when the export steps change: old caches are then ignored
@@ -42,23 +45,24 @@ class ExportError(RuntimeError):
 
 
 def default_cache_dir() -> Path:
-    """models/cache beside this module when writable (a checkout), else ~/.cache/docbot/embeddings."""
-    here = Path(__file__).resolve().with_name("cache")
-    if os.access(here.parent, os.W_OK):
-        return here
-    return Path.home() / ".cache" / "docbot" / "embeddings"
+    """The user cache's embeddings folder (never the installed package, which may be read-only)."""
+    from config.paths import user_cache_dir
+
+    return user_cache_dir() / "embeddings"
 
 
-def cache_key(model_dir: Path) -> str:
-    """Hash of the weights, tokenizer, calibration text, recipe and the package versions that shape it."""
+def cache_key(model_dir: Path, digests: Path | None = None) -> str:
+    """Hash of the weights, tokenizer, calibration text, recipe and the package versions that shape it.
+
+    Each file's sha256 is taken from `digests` (see models.file_digest) while its size and mtime are
+    unchanged, so a start does not re-read the 91 MB weights; without it every file is hashed.
+    """
     digest = hashlib.sha256(RECIPE.encode())
     sources = [(name, model_dir / name) for name in _SOURCE_FILES]
     for name, path in [*sources, ("calibration", CALIBRATION_FILE)]:
         digest.update(name.encode())
         if path.is_file():
-            with open(path, "rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(block)
+            digest.update(cached_sha256(path, digests).encode())
     for package in ("openvino", "nncf", "torch", "transformers"):
         digest.update(f"{package}={_version(package)}".encode())
     return digest.hexdigest()[:20]
@@ -77,7 +81,7 @@ def cached_model(model_dir: Path, cache_dir: Path, *, retry_failed: bool = True)
     A failed export leaves a `<target>.failed` note; with retry_failed=False (the `auto` runtime) that note
     is raised at once instead of spending another minute failing again. Delete it to retry.
     """
-    target = cache_dir / f"minilm-int8-{cache_key(model_dir)}"
+    target = cache_dir / f"minilm-int8-{cache_key(model_dir, cache_dir / DIGESTS_FILE)}"
     if (target / MODEL_XML).is_file() and (target / INFO_JSON).is_file():
         return target / MODEL_XML
     failed_note = target.with_name(target.name + ".failed")

@@ -1,4 +1,7 @@
-"""Prompt templates: the tutorial's QA template (byte for byte) and the follow-up question rewriter."""
+"""The QA prompt: the tutorial's template (byte for byte) or a checked prompt file.
+
+Follow-up questions are made to stand alone by rules (bot/followup.py), not by a model prompt.
+"""
 
 from __future__ import annotations
 
@@ -17,16 +20,6 @@ Question: {question}
 Only return the helpful answer below and nothing else.
 Helpful answer:
 """
-
-# Turns a follow-up in a thread ("and in 2021?") into a question that retrieval can use on its own.
-CONDENSE_TEMPLATE = """Given the conversation below and a follow-up question, rewrite the follow-up question \
-so that it can be understood without the conversation. Keep names, numbers and years. \
-Only return the rewritten question.
-
-Conversation:
-{history}
-Follow-up question: {question}
-Standalone question:"""
 
 QA_VARIABLES = frozenset({"context", "question"})
 
@@ -67,8 +60,3 @@ def load_prompt(prompt_file: Path | None) -> PromptTemplate:
             + ", ".join("{" + name + "}" for name in extra)
         )
     return PromptTemplate.from_template(template)
-
-
-def condense_prompt() -> PromptTemplate:
-    """The prompt that rewrites a follow-up question to stand alone, given {history} and {question}."""
-    return PromptTemplate.from_template(CONDENSE_TEMPLATE)

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
+from devtools.eval_sets import BLIND_SETS, EVAL_DIR
 from tests.conftest import REPO, CorpusIndex
-from tests.eval import BLIND_SETS, EVAL_DIR
 
 # The first test to use corpus_index builds it: about 6 minutes on 2 idle cores, up to 15 on busy ones.
 pytestmark = [pytest.mark.corpus, pytest.mark.slow, pytest.mark.timeout(1800)]

@@ -18,7 +18,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
-from tests.fake_slack import FakeSlack, close_handler, control_sequences
+from devtools.fake_slack import FakeSlack, close_handler, control_sequences
 from tests.fake_slack import fake_slack as fake_slack_fixture
 
 fake_slack = fake_slack_fixture  # the lead moves this fixture into tests/conftest.py

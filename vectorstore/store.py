@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from vectorstore.status import FailedFile, IndexStatus
+from vectorstore.status import DB_NAME, IndexStatus, is_damage, read_status, table_problems
 
 if TYPE_CHECKING:
     import faiss
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = "1"
-DB_NAME = "index.sqlite3"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -68,14 +67,6 @@ REBUILD_HINT = "rebuild it with `docbot ingest --rebuild`"
 
 class IndexUnusableError(RuntimeError):
     """The index cannot be used as it is (wrong model, corrupt file); the message says what to do."""
-
-
-def is_damage(exc: sqlite3.DatabaseError) -> bool:
-    """True when SQLite says the file is corrupt or not a database (not for locks, full disks, ...)."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    if code is not None:
-        return code & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
-    return type(exc) is sqlite3.DatabaseError
 
 
 @dataclass(frozen=True)
@@ -143,6 +134,7 @@ class IndexStore:
         self._lock = threading.RLock()
         self._faiss: Any = None  # faiss.IndexIDMap2; faiss's stubs are too loose to help
         self._faiss_generation = -1
+        self._snapshot_generation = -1
         self._snapshot_depth = 0
         path = self.index_dir / DB_NAME
         with self._damage_reported():
@@ -244,7 +236,11 @@ class IndexStore:
 
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[IndexStore]:
-        """A consistent read view: FAISS and SQLite agree on one committed generation inside it."""
+        """A consistent read view: FAISS and SQLite agree on one committed generation inside it.
+
+        FAISS is loaded (or brought up to this generation) only when a read inside needs the vectors, so
+        a sync that finds nothing to do never imports it nor reads its file.
+        """
         with self._lock, self._damage_reported():
             if self._snapshot_depth:  # nested: already inside this thread's read transaction
                 yield self
@@ -252,9 +248,7 @@ class IndexStore:
             self._db.execute("BEGIN")
             self._snapshot_depth += 1
             try:
-                generation = int(self._meta()["generation"])
-                if generation != self._faiss_generation or self._faiss is None:
-                    self._load_faiss(generation)
+                self._snapshot_generation = int(self._meta()["generation"])
                 yield self
             finally:
                 self._snapshot_depth -= 1
@@ -271,6 +265,13 @@ class IndexStore:
         )
 
     # ----- FAISS cache -----
+
+    def _vectors(self) -> Any:
+        """The FAISS index of the current snapshot's generation (call inside `snapshot()`)."""
+        generation = self._snapshot_generation
+        if self._faiss is None or self._faiss_generation != generation:
+            self._load_faiss(generation)
+        return self._faiss
 
     def _new_faiss(self) -> faiss.IndexIDMap2:
         import faiss
@@ -335,13 +336,13 @@ class IndexStore:
         import faiss
 
         with self.snapshot():
-            assert self._faiss is not None
+            index = self._vectors()
             generation = self._faiss_generation
             meta = self._meta()
         path = self._faiss_path(generation)
         if meta.get("faiss_generation") == str(generation) and path.is_file():
             return path
-        data = faiss.serialize_index(self._faiss).tobytes()
+        data = faiss.serialize_index(index).tobytes()
         tmp = path.with_suffix(".tmp")
         with open(tmp, "wb") as out:
             out.write(data)
@@ -550,29 +551,28 @@ class IndexStore:
     def dense_search(self, vector: Sequence[float] | np.ndarray, n: int) -> list[tuple[int, float]]:
         """Chunk ids by cosine similarity to a normalised query vector."""
         with self.snapshot():
-            assert self._faiss is not None
-            if self._faiss.ntotal == 0:
+            index = self._vectors()
+            if index.ntotal == 0:
                 return []
             query = np.asarray(vector, dtype=np.float32).reshape(1, self.dim)
             with _one_openmp_thread():
-                scores, ids = self._faiss.search(query, min(n, self._faiss.ntotal))
+                scores, ids = index.search(query, min(n, index.ntotal))
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
     def chunk_count(self) -> int:
         """How many chunks (vectors) the current generation holds."""
         with self.snapshot():
-            assert self._faiss is not None
-            return int(self._faiss.ntotal)
+            return int(self._vectors().ntotal)
 
     def cosines(self, ids: Sequence[int], vector: Sequence[float] | np.ndarray) -> dict[int, float]:
         """Cosine similarity of the given chunks to a normalised query vector (ids not indexed left out)."""
         with self.snapshot():
-            assert self._faiss is not None
+            index = self._vectors()
             query = np.asarray(vector, dtype=np.float32).reshape(self.dim)
             out: dict[int, float] = {}
             for chunk_id in ids:
                 try:
-                    stored = self._faiss.reconstruct(int(chunk_id))
+                    stored = index.reconstruct(int(chunk_id))
                 except RuntimeError:  # FAISS raises for an id it does not hold
                     continue
                 out[int(chunk_id)] = float(np.dot(stored, query))
@@ -609,17 +609,6 @@ class IndexStore:
             ).fetchall()
         return {row["id"]: _stored(row) for row in rows}
 
-    def neighbours(self, chunk: StoredChunk, before: int = 1, after: int = 1) -> list[StoredChunk]:
-        """The chunks around `chunk` on the same page, in reading order (itself included)."""
-        with self.snapshot():
-            rows = self._db.execute(
-                "SELECT c.id, c.file, c.seq, c.page, c.page_label, c.section, c.ocr, c.text, f.title "
-                "FROM chunks c JOIN files f ON f.path = c.file "
-                "WHERE c.file = ? AND c.seq BETWEEN ? AND ? AND c.page = ? ORDER BY c.seq",
-                (chunk.file, chunk.seq - before, chunk.seq + after, chunk.page),
-            ).fetchall()
-        return [_stored(row) for row in rows]
-
     def generation(self) -> int:
         """The number of committed updates so far (the index version shown with answers)."""
         with self._lock:
@@ -628,26 +617,7 @@ class IndexStore:
     def status(self) -> IndexStatus:
         """Files, chunks, failures and freshness."""
         with self.snapshot():
-            row = self._db.execute(
-                "SELECT COUNT(*), COALESCE(SUM(chunks), 0), COALESCE(SUM(pages), 0) "
-                "FROM files WHERE status = 'indexed'"
-            ).fetchone()
-            failed = [
-                FailedFile(r["path"], r["reason"] or "unknown")
-                for r in self._db.execute(
-                    "SELECT path, reason FROM files WHERE status = 'failed' ORDER BY path"
-                )
-            ]
-            meta = self._meta()
-        updated = meta.get("updated_at")
-        return IndexStatus(
-            files=int(row[0]),
-            chunks=int(row[1]),
-            pages=int(row[2]),
-            failed=failed,
-            updated_at=float(updated) if updated else None,
-            version=int(meta["generation"]),
-        )
+            return read_status(self._db)
 
     def document_sections(self) -> list[DocumentSection]:
         """Per indexed file (newest first) its sections and their chunk counts (biggest first); a file
@@ -668,34 +638,12 @@ class IndexStore:
             return [str(exc)]
 
     def _check(self) -> list[str]:
-        problems: list[str] = []
         with self.snapshot():
-            result = self._db.execute("PRAGMA quick_check").fetchone()[0]
-            if result != "ok":
-                problems.append(f"sqlite: {result}")
+            problems = table_problems(self._db, self.dim)
             chunk_count = self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
-            fts_count = self._db.execute("SELECT COUNT(*) FROM chunks_fts").fetchone()[0]
-            if fts_count != chunk_count:
-                problems.append(f"keyword index has {fts_count} rows for {chunk_count} chunks")
-            bad = self._db.execute(
-                "SELECT COUNT(*) FROM chunks WHERE length(vector) != ?", (self.dim * 4,)
-            ).fetchone()[0]
-            if bad:
-                problems.append(f"{bad} chunks have malformed vectors")
-            orphans = self._db.execute(
-                "SELECT COUNT(*) FROM chunks WHERE file NOT IN (SELECT path FROM files)"
-            ).fetchone()[0]
-            if orphans:
-                problems.append(f"{orphans} chunks belong to no file")
-            mismatched = self._db.execute(
-                "SELECT COUNT(*) FROM files f "
-                "WHERE chunks != (SELECT COUNT(*) FROM chunks c WHERE c.file = f.path)"
-            ).fetchone()[0]
-            if mismatched:
-                problems.append(f"{mismatched} files disagree with their chunk count")
-            assert self._faiss is not None
-            if self._faiss.ntotal != chunk_count:
-                problems.append(f"vector index has {self._faiss.ntotal} vectors for {chunk_count} chunks")
+            total = self._vectors().ntotal
+            if total != chunk_count:
+                problems.append(f"vector index has {total} vectors for {chunk_count} chunks")
         return problems
 
 

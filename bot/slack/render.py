@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import quote
 
 from bot.answer import Answer, Source, display_name
+from bot.citations import ocr_mark, page_label
 
 SECTION_LIMIT = 3000  # characters in one section block's text
 MAX_BLOCKS = 50  # blocks in one message
@@ -43,14 +44,6 @@ def page_link(base_url: str, source: Source) -> str:
     return f"{base_url.rstrip('/')}/{quote(source.file, safe='/')}#page={source.page}"
 
 
-def page_label(source: Source) -> str:
-    """Like "p. 53 (printed 43)"; the printed label only when it differs from the page number."""
-    label = f"p. {source.page}"
-    if source.page_label and source.page_label != str(source.page):
-        label += f" (printed {source.page_label})"
-    return label
-
-
 def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
     """Whitespace collapsed and cut at a word boundary."""
     flat = " ".join(text.split())
@@ -72,14 +65,9 @@ def _link(url: str, text: str) -> str:
     return f"<{escape(url)}|{text}>" if url else text
 
 
-def _ocr_mark(source: Source) -> str:
-    """Text read from a scan by OCR may contain misread words; say so next to the page."""
-    return " (OCR)" if source.ocr else ""
-
-
 def _file_lines(name: str, pages: list[Source], base_url: str, snippet_chars: int) -> list[str]:
     file_url = f"{base_url.rstrip('/')}/{quote(name, safe='/')}" if base_url else ""
-    cites = ", ".join(_link(page_link(base_url, s), escape(page_label(s))) + _ocr_mark(s) for s in pages)
+    cites = ", ".join(_link(page_link(base_url, s), escape(page_label(s))) + ocr_mark(s) for s in pages)
     lines = [f"*{_link(file_url, escape(display_name(name)))}* — {cites}"]
     for s in pages:
         text = snippet(s.snippet, snippet_chars)

@@ -19,7 +19,7 @@ from bench.answers import (
     table,
 )
 from bench.tutorial import build_tutorial_index
-from tests.pdfs import make_text_pdf
+from devtools.pdfs import make_text_pdf
 
 
 def test_sample_spreads_over_answered_and_unanswerable_questions() -> None:

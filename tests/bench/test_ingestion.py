@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from bench.ingestion import _summaries, run_docbot
-from tests.pdfs import make_text_pdf
+from devtools.pdfs import make_text_pdf
 
 
 def test_run_docbot_reports_pages_chunks_and_per_file_seconds(tmp_path: Path) -> None:
@@ -55,3 +56,25 @@ def test_summaries_take_the_median_of_pair_ratios_and_judge_the_goals() -> None:
     assert by_name["retrieval"].met is True
     assert chart["ingestion pages/s"]["docbot"]["runs"] == 4
     assert [s.heading.split(" ")[0] for s in sections] == ["Throughput", "Retrieval"]
+
+
+def test_the_no_change_cli_time_is_a_goal_of_its_own() -> None:
+    from bench.common import summarize
+
+    scores = {"page_hit@2": 0.8, "page_hit@4": 0.9, "mrr": 0.7}
+    quick: dict[str, Any] = {
+        "subset_pairs": [_pair(30, 10)],
+        "no_change_subset": {
+            "walls": [0.8, 0.9, 1.4],
+            "cpu_seconds": [0.5, 0.5, 0.6],
+            "wall": summarize([0.8, 0.9, 1.4], 3),
+            "cpu": summarize([0.5, 0.5, 0.6], 3),
+        },
+        "eval": {"openvino": {"questions": scores, "holdout": scores}, "torch": None},
+    }
+    goals, _, _ = _summaries(quick)
+    [goal] = [g for g in goals if g.goal.startswith("`docbot ingest` with nothing changed")]
+    assert goal.met is True and "0.90 (0.80–1.40) s" in goal.measured and "subset index" in goal.measured
+    slow = quick | {"no_change_subset": quick["no_change_subset"] | {"wall": summarize([1.2, 1.3, 1.5], 3)}}
+    [goal] = [g for g in _summaries(slow)[0] if g.goal.startswith("`docbot ingest` with nothing changed")]
+    assert goal.met is False and "waiting for a core" in goal.why

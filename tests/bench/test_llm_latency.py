@@ -10,16 +10,10 @@ from typing import TYPE_CHECKING
 import pytest
 
 from bench.big_gguf import Shape, write_big_gguf
-from bench.llm_latency import (
-    E2ESetup,
-    GenerationLog,
-    GenRun,
-    Plan,
-    measure_combo,
-    measure_end_to_end,
-    time_stream,
-)
-from tests.pdfs import make_text_pdf
+from bench.llm_backends import GenerationLog, measure_combo
+from bench.llm_common import GenRun, Plan, time_stream
+from bench.llm_end_to_end import E2ESetup, measure_end_to_end
+from devtools.pdfs import make_text_pdf
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
@@ -63,7 +57,7 @@ def test_combo_runs_the_same_prompts_and_token_counts_on_every_side(
 
 
 def test_generation_log_reads_docbots_own_token_count(models: dict[str, Path]) -> None:
-    from bench.llm_latency import docbot_settings
+    from bench.llm_common import docbot_settings
     from models.llm import load_llm, unload_all
 
     llm = load_llm(docbot_settings(models["q4_0"], "llama-cpp", max_new_tokens=5))

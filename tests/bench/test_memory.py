@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bench.memory import one_run, proc_status_mib
-from tests.pdfs import make_text_pdf
+from devtools.pdfs import make_text_pdf
 
 
 def test_proc_status_of_this_process() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bench.quality import bar_goal, goal_of, tutorial_eval
 from bench.tutorial import build_tutorial_index
-from tests.pdfs import make_text_pdf
+from devtools.pdfs import make_text_pdf
 
 PAGES = [
     "Parking for visitors is free of charge in the north lot.",

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bench.tutorial import TutorialIndex, build_tutorial_index, load_or_build
-from tests.pdfs import make_text_pdf
+from devtools.pdfs import make_text_pdf
 
 PAGES = [
     "The cafeteria opens at seven in the morning and serves breakfast until ten.",

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from devtools.fake_slack import FakeSlack
 from tests.bot.worker_rig import Rig
-from tests.fake_slack import FakeSlack
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from tests.pdfs import make_text_pdf
+from devtools.pdfs import make_text_pdf
 
 REPO = Path(__file__).resolve().parents[2]
 ADIDAS = "The minimum guarantee payable by adidas over the term of the agreement is 750 million pounds."

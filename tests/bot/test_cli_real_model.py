@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from tests.pdfs import make_text_pdf
+from devtools.pdfs import make_text_pdf
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -111,3 +111,25 @@ def test_on_a_terminal_the_pages_come_before_the_answer(
     assert found < answer and "640" in out[answer:]
     assert out.count("Source 1:") == 1  # shown once, before the answer, not again after it
     assert "Time to retrieve response" in out[answer:]
+
+
+def test_ask_in_a_fresh_process_exits_without_a_shutdown_traceback(real_dirs: Path) -> None:
+    """llama-cpp's finaliser fails at interpreter exit (`TypeError: 'NoneType' object is not callable` in
+    free_model) unless the model was closed first; docbot closes its models before the interpreter ends."""
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[2]
+    env = os.environ | {"PYTHONPATH": str(repo)}
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "ask", "--json", QUESTION],
+        cwd=real_dirs,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["mode"] == "llm"  # the real model was loaded and answered
+    assert "Exception ignored" not in result.stderr, result.stderr
+    assert "NoneType" not in result.stderr and "Traceback" not in result.stderr, result.stderr

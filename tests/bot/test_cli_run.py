@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from tests.bot.slack.bot_process import REPO, BotProcess, bot_env
+from devtools.bot_process import REPO, BotProcess, bot_env
 from tests.bot.slack.conftest import Thread
 from tests.bot.test_health import get
 from tests.fake_slack import FakeSlack
-from tests.pdfs import make_text_pdf
+from devtools.pdfs import make_text_pdf
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(300)

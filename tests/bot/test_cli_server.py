@@ -15,7 +15,7 @@ from bot.cli import main
 from tests.bot.test_cli_real_model import GUARANTEE, LEAVE, QUESTION
 from tests.fault_proxy import FaultProxy
 from tests.llm_server import MODEL_ALIAS, LlamaServer, free_port
-from tests.pdfs import make_text_pdf
+from devtools.pdfs import make_text_pdf
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 

@@ -68,3 +68,48 @@ def test_without_a_reindex_state_only_the_index_failures_show(
 ) -> None:
     out = status_text(capsys)
     assert "failed: 0\n" in out and "re-index: no bot has run on this index yet" in out
+
+
+LIGHT_STATUS = """
+import json, sys
+from bot.cli import main
+code = main(["status", "--json"])
+heavy = ("numpy", "faiss", "torch", "langchain_core", "openvino", "transformers", "bot.engine", "ingest.sync")
+print(json.dumps(sorted(name for name in heavy if name in sys.modules)))
+sys.exit(code)
+"""
+
+
+def test_status_imports_neither_numpy_nor_langchain_nor_torch(index: Path) -> None:
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    from vectorstore.store import ChunkInput, FileInfo
+
+    store = IndexStore(index, dim=384, model_id=embedding_model_id(""))
+    vector = np.ones((1, 384), dtype=np.float32) / np.sqrt(384)
+    store.replace_file(
+        FileInfo("a.pdf", 1, 1, "a", "indexed", None, "A", 1, 1, 0.0), [ChunkInput("text", 1, "1")], vector
+    )
+    store.close()
+    repo = Path(__file__).resolve().parents[2]
+    env = os.environ | {"PYTHONPATH": str(repo)}
+    result = subprocess.run(
+        [sys.executable, "-c", LIGHT_STATUS], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    status_line, heavy_line = result.stdout.splitlines()
+    status = json.loads(status_line)
+    assert (status["files"], status["chunks"], status["problems"]) == (1, 1, [])
+    assert json.loads(heavy_line) == []
+
+
+def test_status_of_a_damaged_index_says_so(index: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for leftover in index.glob("index.sqlite3*"):
+        leftover.unlink()
+    (index / "index.sqlite3").write_bytes(b"this is not a database" * 100)
+    assert main(["status"]) == 1
+    err = capsys.readouterr().err
+    assert "unreadable" in err and "docbot ingest --rebuild" in err

@@ -16,7 +16,7 @@ from langchain_core.embeddings import Embeddings
 
 from bot.console import run_console
 from bot.engine import open_engine
-from tests.pdfs import make_text_pdf
+from devtools.pdfs import make_text_pdf
 
 REPO = Path(__file__).resolve().parents[2]
 ADIDAS = "The minimum guarantee payable by adidas over the term of the agreement is 750 million pounds."

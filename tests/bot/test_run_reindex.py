@@ -15,8 +15,8 @@ from bot.cli import main
 from bot.console import run_console
 from bot.engine import open_engine
 from bot.reindex import build_reindexer
+from devtools.pdfs import make_text_pdf
 from ingest.cpu_gate import CpuGate
-from tests.pdfs import make_text_pdf
 
 pytestmark = pytest.mark.timeout(120)
 

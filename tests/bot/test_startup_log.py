@@ -12,7 +12,7 @@ from langchain_core.embeddings import Embeddings
 
 from bot.engine import open_engine
 from models.llama_probe import ProbeResult, checked_extra_buffers
-from tests.pdfs import make_text_pdf
+from devtools.pdfs import make_text_pdf
 
 
 def _messages(caplog: pytest.LogCaptureFixture) -> list[str]:

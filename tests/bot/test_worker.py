@@ -8,9 +8,9 @@ import threading
 
 import pytest
 
+from devtools.waiting import wait_until
 from tests.bot.answerers import MANU, ScriptedAnswerer
 from tests.bot.worker_rig import INTERVAL, Rig
-from tests.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(60)
 

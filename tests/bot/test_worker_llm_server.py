@@ -16,7 +16,7 @@ from bot.engine import Engine, open_engine
 from tests.bot.test_cli_real_model import GUARANTEE, LEAVE, QUESTION
 from tests.bot.worker_rig import Rig
 from tests.llm_server import LlamaServer, start_llama_server
-from tests.pdfs import make_text_pdf
+from devtools.pdfs import make_text_pdf
 from tests.waiting import wait_until
 from vectorstore.scopes import FileFilter
 

@@ -15,9 +15,9 @@ import pytest
 from bot.queue import QUEUE_FILE, Job, QuestionQueue
 from bot.slack.render import render_placeholder
 from bot.slack.thread import answer_metadata
+from devtools.fake_slack import FakeSlack
 from tests.bot.answerers import ScriptedAnswerer
 from tests.bot.worker_rig import Rig
-from tests.fake_slack import FakeSlack
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -10,8 +10,8 @@ from bot.queue import Job, QuestionQueue
 from bot.slack.app import make_web_client
 from bot.slack.thread import ThreadReplies
 from bot.worker import Worker
+from devtools.fake_slack import FakeSlack
 from tests.bot.answerers import ScriptedAnswerer
-from tests.fake_slack import FakeSlack
 from vectorstore.status import IndexStatus
 
 INTERVAL = 0.2  # seconds between streamed Slack updates in the worker tests

@@ -1,16 +1,9 @@
 """Retrieval question sets: questions.jsonl (tuning), holdout.jsonl, holdout2-11.jsonl (written blind) and
-holdout12-13.jsonl (written blind the way colleagues ask in Slack, for the retrieval issue's final score)."""
+holdout12-13.jsonl (written blind the way colleagues ask in Slack, for the retrieval issue's final score).
 
-from pathlib import Path
+Their names live in devtools.eval_sets, shared with the benchmarks.
+"""
 
-EVAL_DIR = Path(__file__).resolve().parent
-# Written blind by people who never ran docbot's retrieval, each scored once before its misses were read.
-BLIND_SETS = tuple(f"holdout{n}.jsonl" for n in range(2, 12))
-# Written the same way for the retrieval-past-the-plateau work: scored once as the code stood, then only
-# at the end, never tuned on.
-FRESH_SETS = ("holdout12.jsonl", "holdout13.jsonl")
-QUESTION_SETS = ("questions.jsonl", "holdout.jsonl", *BLIND_SETS, *FRESH_SETS)
-# Questions the corpus does not answer (`"answerable": false`), for `docbot eval --answers`' abstention.
-UNANSWERABLE_SET = "unanswerable.jsonl"
-# Every set `docbot eval --answers` scores: the questions with an expected answer, and the unanswerable ones.
-ANSWER_SETS = (*QUESTION_SETS, UNANSWERABLE_SET)
+from devtools.eval_sets import ANSWER_SETS, BLIND_SETS, EVAL_DIR, FRESH_SETS, QUESTION_SETS, UNANSWERABLE_SET
+
+__all__ = ["ANSWER_SETS", "BLIND_SETS", "EVAL_DIR", "FRESH_SETS", "QUESTION_SETS", "UNANSWERABLE_SET"]

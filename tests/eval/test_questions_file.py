@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.evaluate import EvalQuestion, load_questions
-from tests.eval import BLIND_SETS, EVAL_DIR, FRESH_SETS, QUESTION_SETS, UNANSWERABLE_SET
+from devtools.eval_sets import BLIND_SETS, EVAL_DIR, FRESH_SETS, QUESTION_SETS, UNANSWERABLE_SET
 
 WRITTEN_BLIND = (*BLIND_SETS, *FRESH_SETS)
 QUESTION_FILES = {name: 30 for name in WRITTEN_BLIND} | {"questions.jsonl": 60, "holdout.jsonl": 20}

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from devtools.pdfs import make_text_pdf
 from ingest.chunking import Chunk, HeadingFinder, chunk_document
 from ingest.pdf import Page, PdfDocument, PdfReadError, read_pdf
-from tests.pdfs import make_text_pdf
 
 SENTENCES = [
     "Sponsorship revenue depends on the number of global partners we sign each season.",

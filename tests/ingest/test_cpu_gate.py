@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
+from devtools import waiting
 from ingest.cpu_gate import Cancelled, CpuGate
-from tests import waiting
 
 pytestmark = pytest.mark.timeout(30)
 

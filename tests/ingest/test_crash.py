@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from langchain_core.embeddings import Embeddings
 
+from devtools.pdfs import make_text_pdf
 from ingest.sync import SyncOptions, sync_folder
 from models.embeddings import embedding_model_id
-from tests.pdfs import make_text_pdf
 from vectorstore.store import IndexStore
 
 REPO = Path(__file__).resolve().parents[2]

@@ -19,10 +19,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from langchain_core.embeddings import Embeddings
 
+from devtools.pdfs import make_image_only_pdf, make_text_pdf
 from ingest.pdf import EMPTY_FILE, NO_TEXT_LAYER, PASSWORD_PROTECTED, PdfReadError, read_pdf
 from ingest.sync import SyncOptions, sync_folder
 from tests.conftest import CORPUS
-from tests.pdfs import make_image_only_pdf, make_text_pdf
 from vectorstore.store import IndexStore
 
 FUZZ_EXAMPLES = 200

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.pdfs import make_text_pdf
+from devtools.pdfs import make_text_pdf
 
 pytestmark = [pytest.mark.soak, pytest.mark.slow, pytest.mark.timeout(900)]
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from langchain_core.embeddings import Embeddings
 
+from devtools.pdfs import make_image_only_pdf, make_text_pdf
 from ingest.ocr import tesseract_available
 from ingest.pdf import NO_TEXT_LAYER, PdfReadError, read_pdf
 from ingest.sync import SyncOptions, sync_folder
 from tests.ingest.scans import make_scanned_text_pdf
-from tests.pdfs import make_image_only_pdf, make_text_pdf
 from vectorstore.retriever import HybridRetriever
 from vectorstore.store import IndexStore
 

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from devtools import waiting
 from ingest.cpu_gate import Cancelled, CpuGate
 from ingest.page_text import PageFailed, _payload, _spawn
 from ingest.pdf import PdfReadError, read_pdf
-from tests import waiting
 from tests.ingest.test_huge_inputs import one_page_pdf
 
 pytestmark = pytest.mark.timeout(120)

@@ -10,6 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from devtools.pdfs import (
+    make_bad_xref_pdf,
+    make_empty_file,
+    make_garbage_file,
+    make_image_only_pdf,
+    make_text_pdf,
+    make_truncated_pdf,
+)
 from ingest.pdf import (
     EMPTY_FILE,
     NO_TEXT_LAYER,
@@ -18,14 +26,6 @@ from ingest.pdf import (
     PdfReadError,
     clean_lines,
     read_pdf,
-)
-from tests.pdfs import (
-    make_bad_xref_pdf,
-    make_empty_file,
-    make_garbage_file,
-    make_image_only_pdf,
-    make_text_pdf,
-    make_truncated_pdf,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -220,7 +220,7 @@ def test_pypdf_warnings_are_logged_at_debug_only(tmp_path: Path, caplog: pytest.
     caplog.set_level(logging.DEBUG, logger="pypdf")  # `docbot` commands run earlier raise pypdf's level
     path = make_bad_xref_pdf(tmp_path / "a.pdf")
     assert read_pdf(path).pages[0].text == "A file whose xref offset is wrong."
-    notes = [r for r in caplog.records if r.name == "ingest.pdf" and "startxref" in r.getMessage()]
+    notes = [r for r in caplog.records if r.name == "ingest.pdf_open" and "startxref" in r.getMessage()]
     assert notes and all(r.levelno == logging.DEBUG for r in notes)
     # pytest taps every logger; what matters is the console of a program that logs at WARNING
     script = (

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from langchain_core.embeddings import Embeddings
 
+from devtools.pdfs import make_text_pdf
+from devtools.waiting import wait_until
 from ingest.cpu_gate import CpuGate
 from ingest.schedule import STATE_FILE, ReindexScheduler, read_state
 from ingest.sync import SyncOptions, SyncReport, sync_folder
-from tests.pdfs import make_text_pdf
-from tests.waiting import wait_until
 from vectorstore.store import IndexStore
 
 pytestmark = pytest.mark.timeout(60)

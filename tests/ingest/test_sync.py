@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from langchain_core.embeddings import Embeddings
 
+from devtools.pdfs import make_image_only_pdf, make_text_pdf
 from ingest.cpu_gate import CpuGate
 from ingest.sync import SyncOptions, SyncReport, scan_folder, sync_folder
-from tests.pdfs import make_image_only_pdf, make_text_pdf
 from vectorstore.retriever import HybridRetriever
 from vectorstore.store import IndexStore
 

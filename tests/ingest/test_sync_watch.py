@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from langchain_core.embeddings import Embeddings
 
+from devtools.pdfs import make_text_pdf
 from ingest.cpu_gate import CpuGate, Turn
 from ingest.sync import SyncOptions, sync_folder
-from tests.pdfs import make_text_pdf
 from vectorstore.retriever import HybridRetriever
 from vectorstore.store import IndexStore
 

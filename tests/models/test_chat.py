@@ -95,7 +95,7 @@ def test_the_local_model_speaks_the_seam_natively(smol: LocalLLM) -> None:
     assert not generation.usage.estimated and generation.usage.completion_tokens >= len(pieces) - 1
     first_prompt = generation.usage.prompt_tokens
     rendered = smol.chat_format.render(QUESTION, BRIEF.content)
-    assert first_prompt == len(smol._engine.tokenize(rendered, add_bos=False, special=True))
+    assert first_prompt == len(smol._loaded.tokenize(rendered, add_bos=False, special=True))
 
     answer = "".join(pieces)
     follow_up = smol.stream_chat(

@@ -12,6 +12,7 @@ import pytest
 
 from models import openvino_export
 from models.embeddings import _load, embedding_model_id, packaged_model_path, runtime_of
+from models.file_digest import DIGESTS_FILE
 from vectorstore.store import ChunkInput, FileInfo, IndexStore
 
 SENTENCES = [
@@ -89,7 +90,8 @@ def test_export_runs_once_and_lands_atomically(tmp_path: Path, monkeypatch: pyte
     assert first == second and first.read_text() == "<net/>"
     assert len(calls) == 1
     assert first.parent.name == f"minilm-int8-{openvino_export.cache_key(model_dir)}"
-    assert [p.name for p in tmp_path.iterdir()] == [first.parent.name]  # no temp dir left behind
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == [DIGESTS_FILE, first.parent.name]  # no temp dir left behind
 
 
 def test_failed_export_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -100,7 +102,8 @@ def test_failed_export_leaves_nothing(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.setattr(openvino_export, "export_int8", broken_export)
     with pytest.raises(RuntimeError, match="conversion failed"):
         openvino_export.cached_model(Path(packaged_model_path()), tmp_path)
-    assert [p.suffix for p in tmp_path.iterdir()] == [".failed"]  # no model, no temp dir: only the note
+    left = [p.suffix for p in tmp_path.iterdir() if p.name != DIGESTS_FILE]
+    assert left == [".failed"]  # no model, no temp dir: only the note
 
 
 def test_failed_export_is_noted_so_auto_does_not_retry_it(

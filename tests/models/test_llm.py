@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from langchain_core.callbacks import BaseCallbackHandler
 
+from devtools.tiny_llama import write_tiny_gguf
 from models.llm import (
     LocalLLM,
     ModelFileError,
@@ -25,7 +26,6 @@ from models.llm import (
     resolve_backend,
 )
 from tests.models.conftest import CASES
-from tests.tiny_llama import write_tiny_gguf
 
 PROMPT = "Question: what was the company revenue last year?\nHelpful answer:"
 
@@ -84,7 +84,7 @@ def test_seed_decides_the_sample(tiny_llm: LocalLLM) -> None:
     answers = []
     for seed in (1, 2, 3, 1):
         seeded = tiny_llm.model_copy(update={"seed": seed})
-        seeded._engine = tiny_llm._engine
+        seeded._loaded = tiny_llm._loaded
         answers.append(seeded.invoke(PROMPT))
     assert answers[0] == answers[3]
     assert len(set(answers)) > 1
@@ -92,7 +92,7 @@ def test_seed_decides_the_sample(tiny_llm: LocalLLM) -> None:
 
 def test_max_new_tokens_is_respected(tiny_llm: LocalLLM) -> None:
     limited = tiny_llm.model_copy(update={"stop": []})
-    limited._engine = tiny_llm._engine
+    limited._loaded = tiny_llm._loaded
     recorder = TokenRecorder()
     text = limited.invoke(PROMPT, config={"callbacks": [recorder]}, max_new_tokens=7)
     _, info = _finish(limited, max_new_tokens=7)
@@ -118,7 +118,7 @@ def test_default_stop_sequences_apply(tiny_llm: LocalLLM) -> None:
     full, _ = _finish(tiny_llm)
     stop = " " + full.split(" ")[5]
     with_default = tiny_llm.model_copy(update={"stop": [*tiny_llm.stop, stop]})
-    with_default._engine = tiny_llm._engine
+    with_default._loaded = tiny_llm._loaded
     assert with_default.invoke(PROMPT) == full[: full.index(stop)]
 
 
@@ -138,7 +138,7 @@ def test_closing_the_stream_stops_generation(tiny_llm: LocalLLM) -> None:
     assert isinstance(stream, Generator)  # so it can be closed
     first = [next(stream), next(stream)]
     stream.close()
-    engine: Any = tiny_llm._engine
+    engine: Any = tiny_llm._loaded
     assert not engine.lock.locked()
     prompt_tokens = len(engine.tokenize(PROMPT, add_bos=True))
     evaluated = len(engine._llm._context) if engine.backend == "ctransformers" else engine._llama.n_tokens
@@ -152,7 +152,7 @@ def test_past_deadline_stops_before_the_prompt_is_evaluated(tiny_llm: LocalLLM) 
     tiny_llm.invoke("an unrelated prompt to replace the cached one")
     prompt = " ".join(["the company was there"] * 40)
     text, info = _finish(tiny_llm, prompt, deadline=time.monotonic())
-    engine: Any = tiny_llm._engine
+    engine: Any = tiny_llm._loaded
     evaluated = len(engine._llm._context) if engine.backend == "ctransformers" else engine._llama.n_tokens
     assert text == ""
     assert info["finish_reason"] == "deadline"
@@ -170,7 +170,7 @@ def test_cancel_during_generation_cuts_the_answer(tiny_llm: LocalLLM) -> None:
                 cancel.set()
 
     limited = tiny_llm.model_copy(update={"stop": []})
-    limited._engine = tiny_llm._engine
+    limited._loaded = tiny_llm._loaded
     recorder = CancelAfterThree()
     text = limited.invoke(PROMPT, config={"callbacks": [recorder]}, cancel=cancel, max_new_tokens=100)
     assert len(recorder.tokens) == 3
@@ -187,7 +187,7 @@ def test_prompt_longer_than_the_context_is_refused(tiny_llm: LocalLLM) -> None:
 
 def test_answer_stops_when_the_context_is_full(tiny_llm: LocalLLM) -> None:
     prompt = "the " * (tiny_llm.context_length - 6)
-    room = tiny_llm.context_length - len(tiny_llm._engine.tokenize(prompt, add_bos=True))
+    room = tiny_llm.context_length - len(tiny_llm._loaded.tokenize(prompt, add_bos=True))
     _, info = _finish(tiny_llm, prompt, max_new_tokens=100)
     assert 0 < info["generated_tokens"] <= room
     assert info["finish_reason"] in ("length", "stop")
@@ -270,7 +270,7 @@ def test_truncated_ggml_raises_model_file_error(
 def test_model_is_loaded_once(tiny_gguf: Path, tiny_settings: Callable[..., Any]) -> None:
     first = load_llm(tiny_settings(tiny_gguf, llm_backend="ctransformers"))
     second = load_llm(tiny_settings(tiny_gguf, llm_backend="ctransformers", max_new_tokens=5))
-    assert first._engine is second._engine
+    assert first._loaded is second._loaded
     assert second.max_new_tokens == 5
 
 

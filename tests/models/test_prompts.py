@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from models.prompts import CONDENSE_TEMPLATE, QA_TEMPLATE, PromptFileError, condense_prompt, load_prompt
+from models.prompts import QA_TEMPLATE, PromptFileError, load_prompt
 
 # The tutorial's prompts.py, copied character for character.
 TUTORIAL_TEMPLATE = (
@@ -62,11 +62,3 @@ def test_bad_prompt_files_are_refused(tmp_path: Path, content: str, message: str
 def test_missing_prompt_file(tmp_path: Path) -> None:
     with pytest.raises(PromptFileError, match="not found"):
         load_prompt(tmp_path / "nope.txt")
-
-
-def test_condense_prompt_takes_history_and_question() -> None:
-    prompt = condense_prompt()
-    assert sorted(prompt.input_variables) == ["history", "question"]
-    text = prompt.format(history="User: revenue in 2022?\nBot: 583m", question="and in 2021?")
-    assert text.endswith("Follow-up question: and in 2021?\nStandalone question:")
-    assert "{" not in CONDENSE_TEMPLATE.replace("{history}", "").replace("{question}", "")

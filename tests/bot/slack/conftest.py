@@ -10,8 +10,9 @@ import pytest
 
 from bot.answer import Answerer
 from bot.slack.runner import run_slack
+from devtools.fake_slack import FakeSlack
 from tests.bot.answerers import ScriptedAnswerer
-from tests.fake_slack import FakeSlack, fake_slack  # noqa: F401
+from tests.fake_slack import fake_slack  # noqa: F401
 from vectorstore.status import FailedFile, IndexStatus
 
 STATUS = IndexStatus(

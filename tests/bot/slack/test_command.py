@@ -6,9 +6,9 @@ import threading
 
 import pytest
 
+from devtools.fake_slack import FakeSlack
 from tests.bot.answerers import ScriptedAnswerer
 from tests.bot.slack.conftest import StartBot, ask_and_wait_started
-from tests.fake_slack import FakeSlack
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -10,9 +10,9 @@ import time
 import pytest
 
 from bot.answer import Source
+from devtools.fake_slack import FakeSlack, control_sequences
 from tests.bot.answerers import MANU, ScriptedAnswerer
 from tests.bot.slack.conftest import StartBot, Thread
-from tests.fake_slack import FakeSlack, control_sequences
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -24,14 +24,14 @@ from langchain_core.embeddings import Embeddings
 
 from bot.engine import open_engine
 from bot.reindex import build_reindexer
+from devtools.bot_process import BotProcess, bot_env
+from devtools.fake_slack import FakeSlack
+from devtools.pdfs import make_text_pdf
 from ingest.cpu_gate import CpuGate
 from ingest.schedule import ScheduleState
 from ingest.sync import SyncOptions, sync_folder
 from models.embeddings import embedding_model_id
-from tests.bot.slack.bot_process import BotProcess, bot_env
 from tests.bot.slack.conftest import RunningBot, Thread
-from tests.fake_slack import FakeSlack
-from tests.pdfs import make_text_pdf
 from vectorstore.store import IndexStore
 
 pytestmark = [pytest.mark.timeout(300), pytest.mark.slow]

@@ -15,10 +15,10 @@ import pytest
 from langchain_core.embeddings import Embeddings
 
 from bot.engine import Engine, open_engine
+from devtools.fake_slack import FakeSlack, control_sequences
+from devtools.pdfs import make_text_pdf
 from tests.bot.slack.conftest import RunningBot, Thread
 from tests.conftest import CorpusIndex
-from tests.fake_slack import FakeSlack, control_sequences
-from tests.pdfs import make_text_pdf
 
 pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
 

@@ -19,13 +19,13 @@ from pathlib import Path
 import pytest
 from langchain_core.embeddings import Embeddings
 
+from devtools.bot_process import BotProcess, bot_env
+from devtools.fake_slack import FakeSlack
+from devtools.pdfs import make_text_pdf
 from ingest.sync import SyncOptions, sync_folder
 from models.embeddings import embedding_model_id
 from tests.bot.answerers import ScriptedAnswerer
-from tests.bot.slack.bot_process import BotProcess, bot_env
 from tests.bot.slack.conftest import StartBot, Thread
-from tests.fake_slack import FakeSlack
-from tests.pdfs import make_text_pdf
 from vectorstore.store import IndexStore
 
 ACK_SECONDS = 1.0  # the bot process's promise

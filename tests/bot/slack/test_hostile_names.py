@@ -22,10 +22,10 @@ from bot.slack.help import status_text
 from bot.slack.notices import ChangeNotifier
 from bot.slack.render import escape, render_answer
 from bot.slack.thread import ThreadReplies
+from devtools.fake_slack import FakeSlack, control_sequences
+from devtools.pdfs import make_garbage_file, make_text_pdf
 from ingest.sync import SyncOptions, SyncReport, sync_folder
 from models.prompts import load_prompt
-from tests.fake_slack import FakeSlack, control_sequences
-from tests.pdfs import make_garbage_file, make_text_pdf
 from vectorstore.retriever import HybridRetriever
 from vectorstore.store import IndexStore
 

@@ -18,12 +18,12 @@ import pytest
 from langchain_core.embeddings import Embeddings
 
 from bot.queue import QUEUE_FILE
+from devtools.bot_process import BotProcess, bot_env
+from devtools.fake_slack import FakeSlack
+from devtools.pdfs import make_text_pdf
 from ingest.sync import SyncOptions, sync_folder
 from models.embeddings import embedding_model_id
-from tests.bot.slack.bot_process import BotProcess, bot_env
 from tests.bot.slack.conftest import Thread
-from tests.fake_slack import FakeSlack
-from tests.pdfs import make_text_pdf
 from vectorstore.store import IndexStore
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]

@@ -19,7 +19,7 @@ from bot.slack.suggestions import PROMPTS_TITLE
 from ingest.cpu_gate import CpuGate
 from tests.bot.slack.conftest import RunningBot, Thread
 from tests.fake_slack import FakeSlack
-from tests.pdfs import make_text_pdf
+from devtools.pdfs import make_text_pdf
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bot.slack.notices import MAX_LISTED, notice_message, notice_text
+from devtools.fake_slack import control_sequences
 from ingest.sync import SyncReport
-from tests.fake_slack import control_sequences
 from vectorstore.status import FailedFile
 
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 from slack_sdk import WebClient
 
 from bot.slack.notices import ChangeNotifier
+from devtools.fake_slack import FakeSlack
 from ingest.sync import SyncReport
-from tests.fake_slack import FakeSlack, fake_slack  # noqa: F401
+from tests.fake_slack import fake_slack  # noqa: F401
 from vectorstore.scopes import FolderScopes
 from vectorstore.status import FailedFile
 

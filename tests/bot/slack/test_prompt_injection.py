@@ -20,9 +20,9 @@ from langchain_core.outputs import GenerationChunk
 
 from bot.engine import open_engine
 from bot.qa import QAChain
+from devtools.fake_slack import FakeSlack, control_sequences
+from devtools.pdfs import make_text_pdf
 from tests.bot.slack.conftest import RunningBot, Thread
-from tests.fake_slack import FakeSlack, control_sequences
-from tests.pdfs import make_text_pdf
 
 pytestmark = pytest.mark.timeout(120)
 

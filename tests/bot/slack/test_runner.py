@@ -12,9 +12,9 @@ import pytest
 
 from bot.slack import runner
 from bot.slack.runner import run_slack
+from devtools.fake_slack import FakeSlack
 from tests.bot.answerers import ScriptedAnswerer
 from tests.bot.slack.conftest import STATUS, StartBot, Thread
-from tests.fake_slack import FakeSlack
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -9,9 +9,9 @@ import pytest
 from langchain_core.embeddings import Embeddings
 
 from bot.engine import open_engine
+from devtools.fake_slack import FakeSlack
+from devtools.pdfs import make_garbage_file, make_text_pdf
 from tests.bot.slack.conftest import RunningBot, Thread
-from tests.fake_slack import FakeSlack
-from tests.pdfs import make_garbage_file, make_text_pdf
 
 pytestmark = pytest.mark.timeout(120)
 

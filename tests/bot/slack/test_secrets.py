@@ -26,10 +26,10 @@ from langchain_core.embeddings import Embeddings
 from bot.answer import Answer, TokenCallback, Turn
 from bot.engine import open_engine
 from bot.slack.runner import run_slack
+from devtools.fake_slack import FakeSlack
+from devtools.pdfs import make_text_pdf
 from ingest.schedule import read_state
 from tests.bot.slack.conftest import STATUS, RunningBot, Thread
-from tests.fake_slack import FakeSlack
-from tests.pdfs import make_text_pdf
 from vectorstore.scopes import FileFilter
 
 pytestmark = pytest.mark.timeout(180)

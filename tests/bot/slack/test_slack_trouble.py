@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 
 from bot.slack import runner
+from devtools.fake_slack import FakeSlack
 from tests.bot.answerers import ScriptedAnswerer
 from tests.bot.slack.conftest import StartBot, Thread
-from tests.fake_slack import FakeSlack
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 

@@ -18,15 +18,15 @@ from langchain_core.embeddings import Embeddings
 
 from bot.engine import Engine, open_engine
 from bot.reindex import build_reindexer
+from devtools.fake_slack import FakeSlack
+from devtools.pdfs import make_text_pdf
+from devtools.waiting import wait_until
 from ingest.cpu_gate import CpuGate
 from ingest.ocr import tesseract_available
 from ingest.schedule import ReindexScheduler
 from ingest.sync import SyncReport
 from tests.bot.slack.conftest import RunningBot, Thread
-from tests.fake_slack import FakeSlack
 from tests.ingest.scans import make_scanned_text_pdf
-from tests.pdfs import make_text_pdf
-from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.timeout(240), pytest.mark.slow]
 

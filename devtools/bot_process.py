@@ -10,10 +10,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
+from devtools.fake_slack import FakeSlack
 from ingest.schedule import ScheduleState, read_state
-from tests.fake_slack import FakeSlack
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[1]
 
 
 def bot_env(fake: FakeSlack, root: Path, **settings: str) -> dict[str, str]:
