@@ -8,6 +8,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 
 from bot.queue import QuestionQueue
+from bot.slack.status import StatusBoard
 from bot.slack.thread import ThreadReplies, slack_error
 from bot.worker import Worker
 from config.settings import Settings
@@ -31,6 +32,7 @@ class BotContext:
     index_status: Callable[[], IndexStatus]
     schedule_status: ScheduleStatus | None = None
     run_failures: RunFailures | None = None  # the last re-index run's failed files, with reasons
+    status: StatusBoard | None = None  # thread statuses while questions wait (None: positions as messages)
 
     def later(self, what: str, call: Callable[[], object]) -> None:
         """Make a Slack call on the notifier pool so the listener returns at once; failures are logged."""

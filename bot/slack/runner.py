@@ -21,7 +21,9 @@ from bot.answer import Answerer
 from bot.queue import QuestionQueue
 from bot.slack.app import api_url, create_app, make_web_client
 from bot.slack.context import BotContext, ScheduleStatus
+from bot.slack.delivery import DeliveryOptions, SlackDeliveries
 from bot.slack.notices import ChangeNotifier
+from bot.slack.status import StatusBoard, StatusLine, queued_lines
 from bot.slack.thread import ThreadReplies, slack_error
 from bot.worker import Worker
 from config.settings import Settings, environment_value
@@ -170,27 +172,44 @@ def run_slack(
     client = make_web_client(settings)
     replies = ThreadReplies(client)
     scopes = FolderScopes.from_mapping(settings.scopes) if settings.scopes else None
-    worker = Worker(
-        queue,
-        answerer,
-        replies,
-        index_status=index_status,
-        docs_base_url=settings.docs_base_url,
-        update_interval=settings.stream_update_seconds,
-        cpu_gate=cpu_gate,
-        scopes=scopes,
+    waiting: list[Worker] = []  # the board asks the worker for estimates; both need the other
+
+    def queued() -> list[StatusLine]:
+        return queued_lines(queue, waiting[0].estimate_seconds) if waiting else []
+
+    status = StatusBoard(
+        client,
+        refresh_seconds=settings.status_refresh_seconds,
+        waiting=queued,
+        enabled=settings.thread_status,
     )
+    deliveries = SlackDeliveries(
+        replies,
+        settings.reply_delivery,
+        DeliveryOptions(
+            docs_base_url=settings.docs_base_url,
+            freshness=lambda: index_status().freshness(),
+            update_interval=settings.stream_update_seconds,
+            stream_max_seconds=settings.stream_max_seconds,
+            status=status,
+        ),
+    )
+    worker = Worker(queue, answerer, deliveries, cpu_gate=cpu_gate, scopes=scopes, on_taken=status.poke)
+    waiting.append(worker)
     intake = ThreadPoolExecutor(1, thread_name_prefix="docbot-intake")
     notifier = ThreadPoolExecutor(NOTIFIER_THREADS, thread_name_prefix="docbot-notify")
     if reindex is not None and schedule_status is None:
         schedule_status = reindex.status
     run_failures = reindex.failures if reindex is not None else None
-    ctx = BotContext(settings, queue, worker, replies, notifier, index_status, schedule_status, run_failures)
+    ctx = BotContext(
+        settings, queue, worker, replies, notifier, index_status, schedule_status, run_failures, status
+    )
     handler: SocketModeHandler | None = None
     try:
         with _signals_set(stop):
             app = create_app(settings, ctx, client=client, listener_executor=intake)
             worker.start()
+            status.start()
             if reindex is not None:
                 if settings.notify_channel:
                     visible = scopes.filter_for(settings.notify_channel) if scopes is not None else None
@@ -211,6 +230,7 @@ def run_slack(
         if reindex is not None:
             reindex.stop()
         _shutdown(handler, intake, notifier, worker, queue, settings.shutdown_timeout_seconds)
+        status.stop()
     return EXIT_OK
 
 
