@@ -122,7 +122,7 @@ class ApiError(Exception):
 
 def control_sequences(message: dict[str, Any]) -> list[str]:
     """Every `<...>` Slack control sequence (pings, links) that renders in a message's mrkdwn text."""
-    texts = [str(message.get("text", ""))]
+    texts = [str(message.get("text", "")), str(message.get("markdown_text") or "")]
     texts.extend(_mrkdwn_texts(message.get("blocks") or []))
     return [m for t in texts for m in re.findall(r"<[^<>]*>", t)]
 

@@ -171,6 +171,10 @@ def run_slack(
     )
     client = make_web_client(settings)
     replies = ThreadReplies(client)
+    try:
+        replies.team_id()  # asked now, not in the first answer's way
+    except Exception as exc:
+        logger.warning("team id unknown error=%s", slack_error(exc))
     scopes = FolderScopes.from_mapping(settings.scopes) if settings.scopes else None
     waiting: list[Worker] = []  # the board asks the worker for estimates; both need the other
 

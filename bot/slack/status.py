@@ -19,6 +19,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.answer import Source, display_name
 from bot.queue import QuestionQueue
+from bot.slack.render import escape
 from bot.slack.thread import is_transient, slack_error
 
 logger = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ def queued_text(ahead: int, seconds: float) -> str:
 
 
 def _short_name(file: str) -> str:
-    name = display_name(file).rsplit("/", 1)[-1]
+    name = escape(display_name(file)).rsplit("/", 1)[-1]
     name = name[:-4] if name.lower().endswith(".pdf") else name
     return name if len(name) <= NAME_CHARS else name[: NAME_CHARS - 1] + "…"
 
