@@ -199,14 +199,13 @@ class SlackReply:
             if known is not None and job.revived:
                 # A kill -9 may have left its stream open; chat.update needs it closed.
                 self._retry(lambda: self._replies.end_stream(job.channel, known))
+            self._posting()
             ts = self._retry(
                 lambda: self._replies.show(
                     job.channel, job.thread_ts, known, render_placeholder(), answer_metadata(job.ts)
                 )
             )
             self._record(ts)
-            if self._options.status is not None:
-                self._options.status.posted(job.channel, job.thread_ts)
         else:
             self._status(LOOKING, (LOOKING,))
         self._streamer = _Streamer(self._send, self._options.update_interval)
@@ -246,6 +245,7 @@ class SlackReply:
         # Keep the last partial update and the final one an interval apart (Slack's rate limit).
         self._abort.wait(max(0.0, last_sent + self._options.update_interval - time.monotonic()))
         metadata = answer_metadata(job.ts)
+        self._posting()
         ts = self._retry(lambda: self._replies.show(job.channel, job.thread_ts, self._ts, messages[0], metadata))
         self._record(ts)
         for message in messages[1:]:
@@ -258,6 +258,7 @@ class SlackReply:
         job = self._job
         self._end_stream()
         apology = render_apology(error_id)
+        self._posting()
         self._retry(lambda: self._replies.show(job.channel, job.thread_ts, self._ts, apology))
         self._done()
 
@@ -268,6 +269,7 @@ class SlackReply:
         try:
             self._end_stream(retry=False)
             message = render_interrupted(partial)
+            self._posting()
             if self._ts is None:
                 self._record(self._replies.post(job.channel, job.thread_ts, message, answer_metadata(job.ts)))
             else:
@@ -296,6 +298,7 @@ class SlackReply:
             if len(converted) > MARKDOWN_LIMIT:
                 self._switch_to_update(text, "too_long")
                 return
+            self._posting()
             try:
                 ts = self._replies.start_stream(
                     job.channel, job.thread_ts, converted, user=job.user, team=self._replies.team_id()
@@ -309,8 +312,6 @@ class SlackReply:
                 return
             self._streaming, self._stream_started, self._sent = True, time.monotonic(), converted
             self._record(ts)
-            if self._options.status is not None:
-                self._options.status.posted(job.channel, job.thread_ts)
             logger.info("stream started job=%d", job.id)
             return
         if not new:
@@ -346,6 +347,7 @@ class SlackReply:
             docs_base_url=self._options.docs_base_url,
         )
         if self._ts is None:
+            self._posting()
             ts = self._replies.show(job.channel, job.thread_ts, None, shown, answer_metadata(job.ts))
             self._record(ts)
         else:
@@ -418,6 +420,10 @@ class SlackReply:
         status = self._options.status
         if status is not None:
             status.working(StatusLine(self._job.channel, self._job.thread_ts, text, loading))
+
+    def _posting(self) -> None:
+        if self._options.status is not None:
+            self._options.status.posting(self._job.channel, self._job.thread_ts)
 
     def _done(self) -> None:
         if self._options.status is not None:

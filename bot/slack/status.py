@@ -105,6 +105,7 @@ class StatusBoard:
         self._waiting = waiting
         self._enabled = enabled
         self._lock = threading.Lock()
+        self._sending = threading.Lock()  # held around each setStatus call
         self._wake = threading.Condition(self._lock)
         self._poked = False
         self._stopping = False
@@ -123,26 +124,24 @@ class StatusBoard:
     def show_queued(self, line: StatusLine) -> bool:
         """Show a just-queued question's status now; False where statuses are unavailable (the caller
         then says it in a message)."""
-        with self._lock:
-            if (line.channel, line.thread_ts) in self._active:
-                return True  # an answer is being written in that thread: no queue line over it
-        return self._send(line)
+        return self._send(line, active=False)
 
     def working(self, line: StatusLine) -> bool:
-        """The answer in this thread is being worked on: show `line` and keep it fresh until posted()."""
+        """The answer in this thread is being worked on: show `line` and keep it fresh until posting()."""
         with self._lock:
             self._active[(line.channel, line.thread_ts)] = line
-        return self._send(line)
+        return self._send(line, active=True)
 
-    def posted(self, channel: str, thread_ts: str) -> None:
-        """The bot posted in the thread (Slack cleared its status); the answer is still in progress."""
-        with self._lock:
+    def posting(self, channel: str, thread_ts: str) -> None:
+        """The bot is about to post in the thread (which clears its status at Slack): no status is sent
+        there from now on until done(), and none still in flight can land after the post."""
+        with self._sending, self._lock:
             self._active[(channel, thread_ts)] = None
             self._sent.pop((channel, thread_ts), None)
 
     def done(self, channel: str, thread_ts: str) -> None:
         """The answer in this thread is finished (or failed): queue lines may show there again."""
-        with self._lock:
+        with self._sending, self._lock:
             self._active.pop((channel, thread_ts), None)
         self.poke()
 
@@ -185,26 +184,36 @@ class StatusBoard:
         waiting = self._waiting() if self._waiting is not None else []
         now = time.monotonic()
         with self._lock:
-            lines = [line for line in self._active.values() if line is not None]
-            lines += [w for w in waiting if (w.channel, w.thread_ts) not in self._active]
+            lines = [(line, True) for line in self._active.values() if line is not None]
+            lines += [(w, False) for w in waiting if (w.channel, w.thread_ts) not in self._active]
             due = [
-                line
-                for line in lines
+                (line, active)
+                for line, active in lines
                 if (sent := self._sent.get((line.channel, line.thread_ts))) is None
                 or sent[0] != line
                 or now - sent[1] >= self._refresh
             ]
-        for line in due:
+        for line, active in due:
             if self._stopping:
                 return
-            self._send(line)
+            self._send(line, active=active)
 
-    def _send(self, line: StatusLine) -> bool:
-        if not self.available(line.channel):
-            return False
-        with self._lock:
-            if self._active.get((line.channel, line.thread_ts), line) is None:
-                return True  # the answer is in the thread now; a late refresh must not cover it
+    def _current(self, line: StatusLine, active: bool) -> bool:
+        """Still worth sending: the thread's answer line (active), or a queue line in a thread with no
+        answer in progress."""
+        key = (line.channel, line.thread_ts)
+        return self._active.get(key) == line if active else key not in self._active
+
+    def _send(self, line: StatusLine, *, active: bool) -> bool:
+        with self._sending:
+            if not self.available(line.channel):
+                return False
+            with self._lock:
+                if not self._current(line, active):
+                    return True  # the answer is (being) posted there; a late line must not cover it
+            return self._call(line)
+
+    def _call(self, line: StatusLine) -> bool:
         try:
             self._client.assistant_threads_setStatus(
                 channel_id=line.channel,
