@@ -48,9 +48,7 @@ class ReplyDelivery(Protocol):
 class Deliveries(Protocol):
     """Makes the delivery for each job; the one place where how replies are delivered is chosen."""
 
-    def open(
-        self, job: Job, *, on_reply: Callable[[str], None], abort: threading.Event
-    ) -> ReplyDelivery:
+    def open(self, job: Job, *, on_reply: Callable[[str], None], abort: threading.Event) -> ReplyDelivery:
         """A delivery for `job`. It calls `on_reply(message_id)` as soon as the message that will hold
         the answer exists (the worker records it, so a restart finishes that message), and gives up
         retrying once `abort` is set (raising AnswerInterrupted)."""

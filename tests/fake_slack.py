@@ -212,7 +212,9 @@ def _context_actions_errors(block: dict[str, Any], ptr: str) -> list[str]:
             if _text_len(button["text"]) > MAX_BUTTON_TEXT_CHARS:
                 errors.append(f"must be less than {MAX_BUTTON_TEXT_CHARS + 1} characters {ptr}/{side}/text]")
             if len(str(button["value"])) > MAX_BUTTON_VALUE_CHARS:
-                errors.append(f"must be less than {MAX_BUTTON_VALUE_CHARS + 1} characters {ptr}/{side}/value]")
+                errors.append(
+                    f"must be less than {MAX_BUTTON_VALUE_CHARS + 1} characters {ptr}/{side}/value]"
+                )
     return errors
 
 
@@ -536,7 +538,9 @@ class FakeSlack:
             raise ApiError("invalid_arguments", response_metadata={"messages": ["loading_messages"]})
         status = str(args["status"])
         if status:
-            self._statuses[(channel, thread_ts)] = _Status(status, [str(m) for m in loading], time.monotonic())
+            self._statuses[(channel, thread_ts)] = _Status(
+                status, [str(m) for m in loading], time.monotonic()
+            )
         else:
             self._statuses.pop((channel, thread_ts), None)
         return {}

@@ -246,7 +246,9 @@ class SlackReply:
         self._abort.wait(max(0.0, last_sent + self._options.update_interval - time.monotonic()))
         metadata = answer_metadata(job.ts)
         self._posting()
-        ts = self._retry(lambda: self._replies.show(job.channel, job.thread_ts, self._ts, messages[0], metadata))
+        ts = self._retry(
+            lambda: self._replies.show(job.channel, job.thread_ts, self._ts, messages[0], metadata)
+        )
         self._record(ts)
         for message in messages[1:]:
             self._retry(functools.partial(self._replies.post, job.channel, job.thread_ts, message))

@@ -110,7 +110,9 @@ class StatusBoard:
         self._poked = False
         self._stopping = False
         self._refused: set[str] = set()  # channels where Slack refused the method
-        self._active: dict[Thread, StatusLine | None] = {}  # answers in progress: their line, or None once posted
+        self._active: dict[
+            Thread, StatusLine | None
+        ] = {}  # answers in progress: their line, or None once posted
         self._sent: dict[Thread, tuple[StatusLine, float]] = {}
         self._thread = threading.Thread(target=self._run, name="docbot-status", daemon=True)
 
