@@ -175,7 +175,7 @@ class Settings(BaseSettings):
         60.0,
         gt=0,
         le=100,
-        description="A thread status is sent again this often (Slack drops one after 2 minutes).",
+        description="A thread status is sent again at least this often (Slack drops one after 2 minutes).",
     )
     reaction_emoji: str = Field("eyes", description="Reaction added to a question when it is heard.")
     docs_base_url: str = Field("", description="If set, citations link to <url>/<file>#page=N.")

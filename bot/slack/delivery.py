@@ -48,6 +48,7 @@ logger = logging.getLogger(__name__)
 DeliveryMode = Literal["auto", "stream", "update"]
 RETRY_BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0)
 STREAM_MAX_SECONDS = 240.0  # Slack closes a stream after about 5 minutes; switch to chat.update before
+INTERRUPT_WAIT_SECONDS = 5.0  # a stopping bot waits this long at most for an update in flight
 LOOKING = "Looking through the documents…"
 WRITING = "Writing the answer from those pages…"
 CLOSED_STREAM = "message_not_in_streaming_state"
@@ -99,13 +100,14 @@ class _Streamer:
             except Exception as exc:  # a lost progress update is harmless; the final one is retried
                 logger.warning("streaming update failed error=%s", slack_error(exc))
 
-    def close(self) -> float:
-        """Stop sending; returns the monotonic time of the last update sent."""
+    def close(self, timeout: float | None = None) -> float:
+        """Stop sending (waiting up to `timeout` for an update in flight); returns the monotonic time of
+        the last update sent."""
         with self._cond:
             self._closed = True
             self._cond.notify()
         if threading.current_thread() is not self._thread:
-            self._thread.join()
+            self._thread.join(timeout)
         return self._last_sent
 
 
@@ -266,8 +268,11 @@ class SlackReply:
 
     def interrupted(self, partial: str) -> None:
         """Say in the thread that the answer continues after the restart (one try: the bot is stopping)."""
-        self._close_streamer()
+        self._close_streamer(INTERRUPT_WAIT_SECONDS)
         job = self._job
+        if not self._lock.acquire(timeout=INTERRUPT_WAIT_SECONDS):
+            logger.warning("answer not marked interrupted job=%d: a Slack call is still in flight", job.id)
+            return
         try:
             self._end_stream(retry=False)
             message = render_interrupted(partial)
@@ -278,6 +283,8 @@ class SlackReply:
                 self._replies.update(job.channel, self._ts, message, answer_metadata(job.ts))
         except Exception as exc:
             logger.warning("could not mark answer interrupted job=%d error=%s", job.id, slack_error(exc))
+        finally:
+            self._lock.release()
         self._done()
 
     # --- streaming ----------------------------------------------------------------------------
@@ -410,8 +417,8 @@ class SlackReply:
     def _streamer_text(self) -> str:
         return self._streamer.text if self._streamer is not None else ""
 
-    def _close_streamer(self) -> float:
-        return self._streamer.close() if self._streamer is not None else float("-inf")
+    def _close_streamer(self, timeout: float | None = None) -> float:
+        return self._streamer.close(timeout) if self._streamer is not None else float("-inf")
 
     def _record(self, ts: str) -> None:
         if ts != self._ts:

@@ -175,14 +175,16 @@ class StatusBoard:
                     self._wake.wait(self._refresh / 2)
                 if self._stopping:
                     return
-                self._poked = False
+                poked, self._poked = self._poked, False
             try:
-                self.refresh()
+                self.refresh(changed=poked)
             except Exception:
                 logger.exception("status refresh failed")
 
-    def refresh(self) -> None:
-        """Send every line that changed or is older than refresh_seconds."""
+    def refresh(self, *, changed: bool = True) -> None:
+        """Send every line never sent or sent over half of refresh_seconds ago (so none is older than
+        refresh_seconds at Slack), and with `changed` (the queue moved) every line whose text changed.
+        Estimates alone do not cause a call: they are updated with the next refresh."""
         waiting = self._waiting() if self._waiting is not None else []
         now = time.monotonic()
         with self._lock:
@@ -192,8 +194,8 @@ class StatusBoard:
                 (line, active)
                 for line, active in lines
                 if (sent := self._sent.get((line.channel, line.thread_ts))) is None
-                or sent[0] != line
-                or now - sent[1] >= self._refresh
+                or (changed and sent[0] != line)
+                or now - sent[1] >= self._refresh / 2
             ]
         for line, active in due:
             if self._stopping:
