@@ -221,6 +221,16 @@ def started_streams(fake: FakeSlack, ts: str) -> list[str]:
     return [str(c.response["ts"]) for c in calls if c.ok and c.args["thread_ts"] == ts]
 
 
+def recorded_reply(index: Path, ts: str) -> str | None:
+    """The reply message the durable queue holds for the question `ts`."""
+    db = sqlite3.connect(index / QUEUE_FILE)
+    try:
+        row = db.execute("SELECT reply_ts FROM jobs WHERE ts=?", (ts,)).fetchone()
+        return None if row is None or row[0] is None else str(row[0])
+    finally:
+        db.close()
+
+
 def model_env(fake: FakeSlack, root: Path, model: Path) -> dict[str, str]:
     """The real SmolLM2 writing the answers, natively streamed (the default delivery)."""
     return bot_env(fake, root, reindex_minutes="60", model_path=str(model), max_new_tokens="200")
@@ -243,12 +253,14 @@ def test_kill_9_mid_stream_gives_one_complete_answer_after_the_restart(
     try:
         first.wait_connected(0)
         _, ts = fake_slack.mention(QUESTION)
-        # Killed as soon as the stream has begun: its next append is at least a second away.
+        # Killed as soon as the stream has begun and is recorded: its next append is a second away.
         fake_slack.wait_for(lambda f: bool(started_streams(f, ts)), 120)
+        fake_slack.wait_for(lambda _: recorded_reply(tmp_path / "index", ts) is not None, 5)
         first.kill()
     finally:
         first.close()
     [stream_ts] = started_streams(fake_slack, ts)
+    assert recorded_reply(tmp_path / "index", ts) == stream_ts
     assert fake_slack.stream_state("C1", stream_ts) == "streaming"  # the dead process left it open
     second = restart(fake_slack, env, tmp_path)
     try:
@@ -279,6 +291,7 @@ def test_kill_9_between_starting_the_stream_and_recording_it_leaves_no_second_me
     finally:
         first.close()
     [stream_ts] = started_streams(fake_slack, ts)
+    assert recorded_reply(tmp_path / "index", ts) is None
     second = restart(fake_slack, env, tmp_path)
     try:
         Thread(fake_slack, "C1", ts).wait_answered(timeout=180)
