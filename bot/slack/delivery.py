@@ -54,7 +54,7 @@ WRITING = "Writing the answer from those pages…"
 CLOSED_STREAM = "message_not_in_streaming_state"
 
 _T = TypeVar("_T")
-FinalBlocks = Callable[[Answer], list[dict[str, Any]]]
+FinalBlocks = Callable[[Job, Answer], list[dict[str, Any]]]  # blocks under a final answer
 
 
 class _Streamer:
@@ -231,7 +231,7 @@ class SlackReply:
     def finished(self, answer: Answer, elapsed: float) -> None:
         """Stop the stream with the sources under it, or write the final message(s)."""
         last_sent = self._close_streamer()
-        extras = self._options.final_blocks(answer)
+        extras = self._options.final_blocks(self._job, answer)
         if self._finish_stream(answer, elapsed, extras):
             self._done()
             return

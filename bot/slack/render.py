@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from bot.answer import Answer, Source, display_name
+
+if TYPE_CHECKING:
+    from bot.queue import Job
 
 SECTION_LIMIT = 3000  # characters in one section block's text (and one context element's)
 MARKDOWN_LIMIT = 10_000  # answer text per message: Slack allows 12,000 in markdown blocks, some say in all
@@ -238,9 +241,10 @@ def source_blocks(
     return blocks
 
 
-def final_blocks(answer: Answer) -> list[dict[str, Any]]:
-    """Blocks the final answer message ends with, after the sources: the hook for feedback buttons
-    (a context_actions block). None yet."""
+def final_blocks(job: Job, answer: Answer) -> list[dict[str, Any]]:
+    """Blocks the final answer message ends with, after the sources and footer, in both deliveries
+    (chat.stopStream's blocks, or the last chat.update/postMessage): the hook for feedback buttons
+    (a context_actions block; `job.id` identifies the answer). None yet."""
     return []
 
 

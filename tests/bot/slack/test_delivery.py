@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import pytest
 
 from bot.answer import Answer, SourcesCallback, TokenCallback, Turn
+from bot.queue import Job
+from bot.slack.delivery import DeliveryMode
 from bot.slack.render import MARKDOWN_LIMIT
 from bot.slack.thread import answer_metadata
 from tests.bot.answerers import ScriptedAnswerer
@@ -112,3 +115,35 @@ def test_stop_mid_stream_checkpoints_and_the_next_worker_finishes_that_message(r
     [answered] = rig.bot_messages(job)
     assert answered["ts"] == interrupted["ts"] and "Answer to: a long answer" in answered["text"]
     assert len(rig.fake.calls("chat.startStream")) == 1  # the known message is finished by update
+
+
+def feedback(job: Job, answer: Answer) -> list[dict[str, Any]]:
+    """A context_actions block like the one feedback buttons use (the hook's intended content)."""
+    button = {"type": "plain_text", "text": "Good answer"}
+    return [
+        {
+            "type": "context_actions",
+            "elements": [
+                {
+                    "type": "feedback_buttons",
+                    "action_id": "docbot_feedback",
+                    "positive_button": {"text": button, "value": f"up:{job.id}"},
+                    "negative_button": {"text": {**button, "text": "Wrong"}, "value": f"down:{job.id}"},
+                }
+            ],
+        }
+    ]
+
+
+@pytest.mark.parametrize("mode", ["stream", "update"])
+def test_final_blocks_end_the_final_message_in_both_deliveries(rig: Rig, mode: DeliveryMode) -> None:
+    answerer = ScriptedAnswerer(text_for=lambda q: "It is 750 million", after_token=shown_in(rig))
+    rig.worker(answerer, deliveries=rig.deliveries(mode, final_blocks=feedback))
+    job = rig.ask("How much?")
+    rig.wait_answered(job)
+    [message] = rig.bot_messages(job)
+    assert message["blocks"][-1] == feedback(job, Answer("q", "", "llm"))[0]
+    assert "Sources" in str(message["blocks"][-3:])  # sources and footer, then the hook's blocks
+    assert all(c.ok for c in rig.fake.calls())
+    final = rig.fake.calls("chat.stopStream" if mode == "stream" else "chat.update")[-1]
+    assert final.args["blocks"][-1]["type"] == "context_actions"
