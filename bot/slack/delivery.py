@@ -52,6 +52,19 @@ INTERRUPT_WAIT_SECONDS = 5.0  # a stopping bot waits this long at most for an up
 LOOKING = "Looking through the documents…"
 WRITING = "Writing the answer from those pages…"
 CLOSED_STREAM = "message_not_in_streaming_state"
+# chat.startStream refusals that hold for the whole workspace (others, such as not_in_channel, only for
+# the answer at hand).
+STREAMS_UNAVAILABLE = frozenset(
+    {
+        "unknown_method",
+        "missing_scope",
+        "not_allowed_token_type",
+        "method_deprecated",
+        "no_permission",
+        "feature_not_enabled",
+        "invalid_arguments",
+    }
+)
 
 _T = TypeVar("_T")
 FinalBlocks = Callable[[Job, Answer], list[dict[str, Any]]]  # blocks under a final answer
@@ -316,7 +329,8 @@ class SlackReply:
                 refusal = _stream_refusal(exc)
                 if refusal is None:
                     raise  # passing trouble: the next update tries again
-                self._deliveries.refuse_streams(refusal)
+                if refusal in STREAMS_UNAVAILABLE:
+                    self._deliveries.refuse_streams(refusal)
                 self._switch_to_update(text, refusal)
                 return
             self._streaming, self._stream_started, self._sent = True, time.monotonic(), converted

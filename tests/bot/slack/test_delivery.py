@@ -147,3 +147,16 @@ def test_final_blocks_end_the_final_message_in_both_deliveries(rig: Rig, mode: D
     assert all(c.ok for c in rig.fake.calls())
     final = rig.fake.calls("chat.stopStream" if mode == "stream" else "chat.update")[-1]
     assert final.args["blocks"][-1]["type"] == "context_actions"
+
+
+def test_a_refusal_for_one_channel_does_not_turn_streaming_off(rig: Rig) -> None:
+    rig.fake.fail_next("chat.startStream", error="not_in_channel")
+    deliveries = rig.deliveries("auto")
+    rig.worker(ScriptedAnswerer(after_token=shown_in(rig)), deliveries=deliveries)
+    first = rig.ask("first")
+    rig.wait_answered(first)
+    assert "Answer to: first" in rig.final_text(first)  # by chat.update instead
+    assert deliveries.streams()
+    second = rig.ask("second")
+    rig.wait_answered(second)
+    assert [c.ok for c in rig.fake.calls("chat.startStream")] == [False, True]
