@@ -9,6 +9,7 @@ from typing import Any
 
 from slack_bolt import App
 from slack_sdk import WebClient
+from slack_sdk.http_retry import RetryHandler
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
@@ -30,21 +31,23 @@ def api_url(settings: Settings) -> str:
     return url if url.endswith("/") else url + "/"
 
 
-def make_web_client(settings: Settings, token: str | None = None) -> WebClient:
-    """A WebClient for settings.slack_api_url retrying 429 (after Retry-After), 5xx and lost connections."""
+def make_web_client(
+    settings: Settings, token: str | None = None, *, rate_limit_retries: bool = True
+) -> WebClient:
+    """A WebClient for settings.slack_api_url retrying 429 (after Retry-After, unless
+    `rate_limit_retries` is off), 5xx and lost connections."""
     if token is None:
         if settings.slack_bot_token is None:
             raise ValueError("SLACK_BOT_TOKEN is not set")
         token = settings.slack_bot_token.get_secret_value()
+    handlers: list[RetryHandler] = [
+        ConnectionErrorRetryHandler(max_retry_count=3),
+        ServerErrorRetryHandler(max_retry_count=2),
+    ]
+    if rate_limit_retries:
+        handlers.insert(1, RateLimitErrorRetryHandler(max_retry_count=5))
     return WebClient(
-        token=token,
-        base_url=api_url(settings),
-        timeout=CLIENT_TIMEOUT_SECONDS,
-        retry_handlers=[
-            ConnectionErrorRetryHandler(max_retry_count=3),
-            RateLimitErrorRetryHandler(max_retry_count=5),
-            ServerErrorRetryHandler(max_retry_count=2),
-        ],
+        token=token, base_url=api_url(settings), timeout=CLIENT_TIMEOUT_SECONDS, retry_handlers=handlers
     )
 
 

@@ -182,7 +182,7 @@ def run_slack(
         return queued_lines(queue, waiting[0].estimate_seconds) if waiting else []
 
     status = StatusBoard(
-        client,
+        make_web_client(settings, rate_limit_retries=False),
         refresh_seconds=settings.status_refresh_seconds,
         waiting=queued,
         enabled=settings.thread_status,

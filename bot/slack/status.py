@@ -26,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_REFRESH_SECONDS = 60.0
 MAX_LOADING_MESSAGES = 10
+MIN_RESEND_SECONDS = 5.0  # a long queue moving fast must not cost a call per thread per answer
 NAME_CHARS = 40
 # Refusals that mean the method will not work anywhere in this workspace.
 UNAVAILABLE_EVERYWHERE = frozenset(
@@ -90,7 +91,10 @@ def queued_lines(queue: QuestionQueue, estimate_seconds: Callable[[int], float])
 
 
 class StatusBoard:
-    """Sets, refreshes and forgets thread statuses; one refresh thread."""
+    """Sets, refreshes and forgets thread statuses; one refresh thread.
+
+    Give it a client without the rate-limit retry handler: a 429 then makes the board quiet for
+    Retry-After instead of holding up the deliveries waiting in posting()."""
 
     def __init__(
         self,
@@ -102,6 +106,7 @@ class StatusBoard:
     ) -> None:
         self._client = client
         self._refresh = refresh_seconds
+        self._min_gap = min(MIN_RESEND_SECONDS, refresh_seconds / 4)  # a thread's changed line, at most
         self._waiting = waiting
         self._enabled = enabled
         self._lock = threading.Lock()
@@ -110,6 +115,7 @@ class StatusBoard:
         self._poked = False
         self._stopping = False
         self._refused: set[str] = set()  # channels where Slack refused the method
+        self._quiet_until = 0.0  # after a 429: no calls until Retry-After has passed
         self._active: dict[
             Thread, StatusLine | None
         ] = {}  # answers in progress: their line, or None once posted
@@ -194,7 +200,7 @@ class StatusBoard:
                 (line, active)
                 for line, active in lines
                 if (sent := self._sent.get((line.channel, line.thread_ts))) is None
-                or (changed and sent[0] != line)
+                or (changed and sent[0] != line and now - sent[1] >= self._min_gap)
                 or now - sent[1] >= self._refresh / 2
             ]
         for line, active in due:
@@ -210,7 +216,7 @@ class StatusBoard:
 
     def _send(self, line: StatusLine, *, active: bool) -> bool:
         with self._sending:
-            if not self.available(line.channel):
+            if not self.available(line.channel) or time.monotonic() < self._quiet_until:
                 return False
             with self._lock:
                 if not self._current(line, active):
@@ -228,6 +234,10 @@ class StatusBoard:
         except SlackApiError as exc:
             error = slack_error(exc)
             if is_transient(exc):
+                if error == "ratelimited" or exc.response.status_code == 429:
+                    wait = float(exc.response.headers.get("Retry-After", 1) or 1)
+                    with self._lock:
+                        self._quiet_until = time.monotonic() + wait
                 logger.warning("status not set channel=%s error=%s", line.channel, error)
                 return False
             with self._lock:

@@ -197,3 +197,17 @@ def test_where_slack_refuses_statuses_the_place_is_posted_and_the_reaction_stays
     gate.set()
     Thread(fake_slack, "C1", waiting).wait_answered()
     assert len(fake_slack.calls("assistant.threads.setStatus")) == 1  # refused once, not tried again
+
+
+def test_a_rate_limited_status_never_holds_up_the_answer(fake_slack: FakeSlack, start_bot: StartBot) -> None:
+    gate = threading.Event()
+    answerer = ScriptedAnswerer(mode="retrieval-only", gate=gate)
+    start_bot(answerer, status_refresh_seconds=0.4)
+    fake_slack.fail_next("assistant.threads.setStatus", status=429, retry_after=30)
+    ts = ask_and_wait_started(fake_slack, answerer, "busy one")
+    fake_slack.wait_for(lambda f: any(c.status == 429 for c in f.calls("assistant.threads.setStatus")))
+    gate.set()
+    answered_from = time.monotonic()
+    Thread(fake_slack, "C1", ts).wait_answered(timeout=10)
+    assert time.monotonic() - answered_from < 5  # not after Retry-After's 30 s
+    assert len(fake_slack.calls("assistant.threads.setStatus")) == 1  # quiet for Retry-After
