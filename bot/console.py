@@ -8,9 +8,9 @@ import sys
 from contextlib import nullcontext
 from typing import TYPE_CHECKING, TextIO
 
-from bot.empty_index import empty_index_message
 from bot.answer import display_name
 from bot.citations import citation
+from bot.empty_index import empty_index_message
 
 if TYPE_CHECKING:
     from bot.answer import Answer, Source

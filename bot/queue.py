@@ -307,6 +307,14 @@ class QuestionQueue:
             row = self._db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE state='active' LIMIT 1").fetchone()
         return QueueSnapshot(pending=int(pending), active=None if row is None else _row_job(row))
 
+    def pending_jobs(self) -> list[Job]:
+        """The waiting jobs, next first."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE state='pending' ORDER BY id"
+            ).fetchall()
+        return [_row_job(row) for row in rows]
+
     def recent_durations(self, limit: int = RECENT_DURATIONS) -> list[float]:
         """Seconds the latest answered jobs took, newest first."""
         with self._lock:

@@ -188,6 +188,32 @@ class Settings(BaseSettings):
         le=60,
         description="While an answer streams, at most one Slack message update per this long.",
     )
+    reply_delivery: Literal["auto", "stream", "update"] = Field(
+        "auto",
+        description=(
+            "How answers appear: stream = Slack's native text streaming (chat.startStream), update = one "
+            "message rewritten with chat.update, auto = stream while the workspace accepts it."
+        ),
+    )
+    stream_max_seconds: float = Field(
+        240.0,
+        gt=0,
+        le=290,
+        description="A native stream older than this goes on with chat.update (Slack closes one at ~5 min).",
+    )
+    thread_status: bool = Field(
+        True,
+        description=(
+            "Show a status under the thread while a question waits or is read (assistant.threads.setStatus);"
+            " where Slack refuses it the queue position is posted as a message."
+        ),
+    )
+    status_refresh_seconds: float = Field(
+        60.0,
+        gt=0,
+        le=100,
+        description="A thread status is sent again at least this often (Slack drops one after 2 minutes).",
+    )
     reaction_emoji: str = Field("eyes", description="Reaction added to a question when it is heard.")
     docs_base_url: str = Field("", description="If set, citations link to <url>/<file>#page=N.")
     allowed_channels: Annotated[list[str], NoDecode] = Field(

@@ -46,6 +46,12 @@ MAX_FIELD_CHARS = 2_000
 MAX_HEADER_CHARS = 150
 MAX_CONTEXT_ELEMENTS = 10
 MAX_REDELIVERIES = 3
+MAX_MARKDOWN_CHARS = 12_000  # one markdown block, one append, and (the fake's reading) a message's total
+MAX_TEXT_OBJECT_CHARS = 3_000  # a context element's text
+MAX_LOADING_MESSAGES = 10
+STREAM_LIFETIME_SECONDS = 300.0  # Slack closes a stream after about 5 minutes (reports: total or idle)
+STREAM_IDLE_SECONDS = 300.0
+STATUS_EXPIRY_SECONDS = 120.0  # a thread status disappears 2 minutes after it was set without a post
 _CHANNEL_ID = re.compile(r"^[CDGU][A-Z0-9]+$")
 PROXY_AND_OAUTH_ENV = (
     "HTTP_PROXY",
@@ -112,7 +118,7 @@ class ApiError(Exception):
 
 def control_sequences(message: dict[str, Any]) -> list[str]:
     """Every `<...>` Slack control sequence (pings, links) that renders in a message's mrkdwn text."""
-    texts = [str(message.get("text", ""))]
+    texts = [str(message.get("text", "")), str(message.get("markdown_text") or "")]
     texts.extend(_mrkdwn_texts(message.get("blocks") or []))
     return [m for t in texts for m in re.findall(r"<[^<>]*>", t)]
 
@@ -122,7 +128,7 @@ def _mrkdwn_texts(node: Any) -> Iterator[str]:
         for item in node:
             yield from _mrkdwn_texts(item)
     elif isinstance(node, dict):
-        if node.get("type") == "mrkdwn" and isinstance(node.get("text"), str):
+        if node.get("type") in ("mrkdwn", "markdown") and isinstance(node.get("text"), str):
             yield node["text"]
         for value in node.values():
             yield from _mrkdwn_texts(value)
@@ -160,11 +166,59 @@ def _block_errors(blocks: Any) -> list[str]:
             ]
         elif kind == "header" and _text_len(block.get("text")) > MAX_HEADER_CHARS:
             errors.append(f"must be less than {MAX_HEADER_CHARS + 1} characters {ptr}/text/text]")
-        elif kind == "context" and len(block.get("elements") or []) > MAX_CONTEXT_ELEMENTS:
-            errors.append(f"no more than {MAX_CONTEXT_ELEMENTS} items allowed {ptr}/elements]")
+        elif kind == "context":
+            elements = block.get("elements") or []
+            if not elements:
+                errors.append(f"must provide at least 1 item {ptr}/elements]")
+            if len(elements) > MAX_CONTEXT_ELEMENTS:
+                errors.append(f"no more than {MAX_CONTEXT_ELEMENTS} items allowed {ptr}/elements]")
+            errors += [
+                f"must be less than {MAX_TEXT_OBJECT_CHARS + 1} characters {ptr}/elements/{j}/text]"
+                for j, e in enumerate(elements)
+                if _text_len(e) > MAX_TEXT_OBJECT_CHARS
+            ]
+        elif kind == "markdown":
+            text = block.get("text")
+            if not isinstance(text, str) or not text:
+                errors.append(f"must provide a non-empty string {ptr}/text]")
+            elif len(text) > MAX_MARKDOWN_CHARS:
+                errors.append(f"must be less than {MAX_MARKDOWN_CHARS + 1} characters {ptr}/text]")
         elif kind == "context_actions":
             errors += _context_actions_errors(block, ptr)
     return errors
+
+
+def shown_text(message: dict[str, Any]) -> str:
+    """What a person sees of a message: its blocks' texts (the fallback text when it has no blocks)."""
+    blocks = message.get("blocks") or []
+    texts = [_shown_block(b) for b in blocks if isinstance(b, dict)]
+    return "\n\n".join(t for t in texts if t) or str(message.get("text", ""))
+
+
+def _shown_block(block: dict[str, Any]) -> str:
+    if block.get("type") == "markdown":
+        return str(block.get("text", ""))
+    if block.get("type") == "section":
+        return str((block.get("text") or {}).get("text", ""))
+    return "\n".join(str(e.get("text", "")) for e in block.get("elements") or [] if isinstance(e, dict))
+
+
+@dataclass
+class _Stream:
+    """A message being streamed: chat.startStream -> appendStream* -> stopStream, or closed by Slack."""
+
+    started_at: float
+    last_at: float
+    markdown: str
+    state: str = "streaming"  # streaming, stopped, closed (by Slack: too long or idle)
+    recipient: str = ""
+
+
+@dataclass
+class _Status:
+    status: str
+    loading_messages: list[str]
+    set_at: float
 
 
 class FakeSlack:
@@ -193,6 +247,11 @@ class FakeSlack:
         self._sent: dict[str, _Sent] = {}
         self._acks: dict[str, dict[str, Any]] = {}
         self._redeliver_after: float | None = None
+        self._streams: dict[tuple[str, str], _Stream] = {}
+        self._statuses: dict[tuple[str, str], _Status] = {}
+        self.stream_lifetime_seconds = STREAM_LIFETIME_SECONDS
+        self.stream_idle_seconds = STREAM_IDLE_SECONDS
+        self.status_expiry_seconds = STATUS_EXPIRY_SECONDS
         self._refusing = False
         self._last_ts = 0.0
         self._ids = itertools.count(1)
@@ -342,16 +401,131 @@ class FakeSlack:
         message = self._bot_message(args, self._new_ts())
         if args.get("thread_ts"):
             message["thread_ts"] = str(args["thread_ts"])
+            self._statuses.pop((channel, message["thread_ts"]), None)  # a post in the thread clears it
         self._store(channel, message)
         return {"channel": channel, "ts": message["ts"], "message": copy.deepcopy(message)}
+
+    # ---- native streaming (chat.startStream / appendStream / stopStream) and thread status --------
+
+    def _api_chat_startStream(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel_arg(args)
+        thread_ts = str(args.get("thread_ts") or "")
+        if not thread_ts:
+            raise ApiError("invalid_arguments", response_metadata={"messages": ["missing thread_ts"]})
+        if not channel.startswith("D"):
+            # In channels Slack must know whose request the stream answers.
+            missing = [k for k in ("recipient_user_id", "recipient_team_id") if not args.get(k)]
+            if missing:
+                raise ApiError("invalid_arguments", response_metadata={"messages": missing})
+        markdown = self._stream_text(args, required=False)
+        self._check_markdown_total(markdown)
+        now = time.monotonic()
+        message = self._bot_message({"text": markdown}, self._new_ts())
+        message["thread_ts"] = thread_ts
+        message["blocks"] = [{"type": "markdown", "text": markdown}] if markdown else []
+        self._streams[(channel, message["ts"])] = _Stream(
+            now, now, markdown, recipient=str(args.get("recipient_user_id") or "")
+        )
+        self._statuses.pop((channel, thread_ts), None)
+        self._store(channel, message)
+        return {"channel": channel, "ts": message["ts"]}
+
+    def _api_chat_appendStream(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel, message, stream = self._streaming(args)
+        markdown = self._stream_text(args, required=True)
+        self._check_markdown_total(stream.markdown + markdown)
+        stream.markdown += markdown
+        stream.last_at = time.monotonic()
+        message["text"] = stream.markdown
+        message["blocks"] = [{"type": "markdown", "text": stream.markdown}]
+        return {"channel": channel, "ts": message["ts"]}
+
+    def _api_chat_stopStream(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel, message, stream = self._streaming(args)
+        markdown = self._stream_text(args, required=False)
+        self._check_markdown_total(stream.markdown + markdown)
+        blocks = args.get("blocks") or []
+        errors = _block_errors(blocks)
+        if not errors and len(blocks) + 1 > MAX_BLOCKS:
+            errors = [f"no more than {MAX_BLOCKS} items allowed [json-pointer:/blocks]"]
+        if errors:
+            raise ApiError("invalid_blocks", errors=errors, response_metadata={"messages": errors})
+        stream.markdown += markdown
+        stream.state = "stopped"
+        streamed = [{"type": "markdown", "text": stream.markdown}] if stream.markdown else []
+        message["blocks"] = streamed + list(blocks)
+        # Slack builds a streamed message's text from what it shows.
+        message["text"] = shown_text(message)
+        if args.get("metadata"):
+            message["metadata"] = args["metadata"]
+        return {"channel": channel, "ts": message["ts"], "message": copy.deepcopy(message)}
+
+    def _streaming(self, args: dict[str, Any]) -> tuple[str, dict[str, Any], _Stream]:
+        channel = self._channel_arg(args)
+        ts = str(args.get("ts") or "")
+        message = self._find(channel, ts)
+        stream = self._streams.get((channel, ts))
+        if stream is None or self._stream_state(stream) != "streaming":
+            raise ApiError("message_not_in_streaming_state")
+        return channel, message, stream
+
+    def _stream_state(self, stream: _Stream) -> str:
+        now = time.monotonic()
+        if stream.state == "streaming" and (
+            now - stream.started_at > self.stream_lifetime_seconds
+            or now - stream.last_at > self.stream_idle_seconds
+        ):
+            stream.state = "closed"
+        return stream.state
+
+    @staticmethod
+    def _stream_text(args: dict[str, Any], *, required: bool) -> str:
+        if args.get("chunks"):
+            raise ApiError("invalid_arguments", response_metadata={"messages": ["chunks: not in the fake"]})
+        text = args.get("markdown_text")
+        if text is None or text == "":
+            if required:
+                raise ApiError("invalid_arguments", response_metadata={"messages": ["missing markdown_text"]})
+            return ""
+        text = str(text)
+        if len(text) > MAX_MARKDOWN_CHARS:
+            raise ApiError("msg_too_long")
+        return text
+
+    @staticmethod
+    def _check_markdown_total(markdown: str) -> None:
+        if len(markdown) > MAX_MARKDOWN_CHARS:
+            raise ApiError("msg_too_long")
+
+    def _api_assistant_threads_setStatus(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = str(args.get("channel_id", ""))
+        if not _CHANNEL_ID.match(channel):
+            raise ApiError("channel_not_found")
+        thread_ts = str(args.get("thread_ts") or "")
+        if not thread_ts or "status" not in args:
+            raise ApiError("invalid_arguments", response_metadata={"messages": ["thread_ts and status"]})
+        loading = args.get("loading_messages") or []
+        if not isinstance(loading, list) or len(loading) > MAX_LOADING_MESSAGES:
+            raise ApiError("invalid_arguments", response_metadata={"messages": ["loading_messages"]})
+        status = str(args["status"])
+        if status:
+            self._statuses[(channel, thread_ts)] = _Status(
+                status, [str(m) for m in loading], time.monotonic()
+            )
+        else:
+            self._statuses.pop((channel, thread_ts), None)
+        return {}
 
     def _api_chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = self._channel_arg(args)
         message = self._find(channel, str(args.get("ts", "")))
         if message.get("bot_id") != self.bot_id:
             raise ApiError("cant_update_message")
+        stream = self._streams.get((channel, message["ts"]))
+        if stream is not None and self._stream_state(stream) == "streaming":
+            raise ApiError("cant_update_message")  # the fake's reading: stop (or let Slack close) it first
         self._check_content(args)
-        for key in ("text", "blocks", "attachments"):
+        for key in ("text", "blocks", "attachments", "metadata"):
             if key in args:
                 message[key] = args[key]
         message["edited"] = {"user": self.bot_user_id, "ts": self._new_ts()}
@@ -476,6 +650,9 @@ class FakeSlack:
             errors = _block_errors(blocks)
             if errors:
                 raise ApiError("invalid_blocks", errors=errors, response_metadata={"messages": errors})
+            markdown = sum(len(str(b.get("text", ""))) for b in blocks if b.get("type") == "markdown")
+            if markdown > MAX_MARKDOWN_CHARS:
+                raise ApiError("msg_blocks_too_long")
 
     def _bot_message(self, args: dict[str, Any], ts: str) -> dict[str, Any]:
         message: dict[str, Any] = {
@@ -600,6 +777,31 @@ class FakeSlack:
                 return [r["name"] for r in self._find(channel, ts).get("reactions", [])]
             except ApiError:
                 return []
+
+    def stream_state(self, channel: str, ts: str) -> str | None:
+        """streaming, stopped, closed (by the fake, like Slack after idling or living too long), or None
+        for a message that was never streamed."""
+        with self._lock:
+            stream = self._streams.get((channel, ts))
+            return None if stream is None else self._stream_state(stream)
+
+    def thread_status(self, channel: str, thread_ts: str) -> dict[str, Any] | None:
+        """The status shown in a thread now ({"status", "loading_messages", "age"}), None when none:
+        never set, cleared, replaced by a post in the thread, or expired after status_expiry_seconds."""
+        with self._lock:
+            status = self._statuses.get((channel, thread_ts))
+            if status is None:
+                return None
+            age = time.monotonic() - status.set_at
+            if age > self.status_expiry_seconds:
+                return None
+            return {"status": status.status, "loading_messages": list(status.loading_messages), "age": age}
+
+    def close_streams_after(self, seconds: float | None = None, *, idle: float | None = None) -> None:
+        """Close streams older than `seconds` or idle for `idle` seconds (Slack's are about 5 minutes)."""
+        with self._lock:
+            self.stream_lifetime_seconds = STREAM_LIFETIME_SECONDS if seconds is None else seconds
+            self.stream_idle_seconds = STREAM_IDLE_SECONDS if idle is None else idle
 
     def wait_for(self, predicate: Callable[[FakeSlack], bool], timeout: float = 10.0) -> None:
         """Poll predicate(self) until true; on timeout fail with a summary of the calls received."""

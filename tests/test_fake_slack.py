@@ -293,3 +293,86 @@ def _handshake_status(url: str) -> int:
                 return e.status
 
     return asyncio.run(attempt())
+
+
+def _error(call: Callable[[], object]) -> str:
+    with pytest.raises(SlackApiError) as caught:
+        call()
+    return str(caught.value.response["error"])
+
+
+def test_native_streams_follow_slacks_state_machine(fake_slack: FakeSlack) -> None:
+    client = _client(fake_slack)
+    thread = client.chat_postMessage(channel="C1", text="question")["ts"]
+    # In a channel Slack must know whose request a stream answers.
+    assert _error(lambda: client.chat_startStream(channel="C1", thread_ts=thread)) == "invalid_arguments"
+    ts = client.chat_startStream(
+        channel="C1", thread_ts=thread, markdown_text="The", recipient_user_id="U1", recipient_team_id="T0001"
+    )["ts"]
+    client.chat_appendStream(channel="C1", ts=ts, markdown_text=" guarantee")
+    assert fake_slack.stream_state("C1", ts) == "streaming"
+    assert _error(lambda: client.chat_update(channel="C1", ts=ts, text="x")) == "cant_update_message"
+    too_long = "x" * 12_001
+    assert (
+        _error(lambda: client.chat_appendStream(channel="C1", ts=ts, markdown_text=too_long))
+        == "msg_too_long"
+    )
+    many = [{"type": "context", "elements": [{"type": "mrkdwn", "text": "s"}]}] * 50
+    assert _error(lambda: client.chat_stopStream(channel="C1", ts=ts, blocks=many)) == "invalid_blocks"
+    sources = [{"type": "context", "elements": [{"type": "mrkdwn", "text": "*Sources* p. 53"}]}]
+    client.chat_stopStream(channel="C1", ts=ts, markdown_text=" is 750.", blocks=sources)
+    [message] = [m for m in fake_slack.messages("C1", thread) if m["ts"] == ts]
+    assert message["blocks"][0] == {"type": "markdown", "text": "The guarantee is 750."}
+    assert message["blocks"][1:] == sources and "*Sources* p. 53" in message["text"]
+    for late in (
+        lambda: client.chat_appendStream(channel="C1", ts=ts, markdown_text="more"),
+        lambda: client.chat_stopStream(channel="C1", ts=ts),
+    ):
+        assert _error(late) == "message_not_in_streaming_state"
+    client.chat_update(channel="C1", ts=ts, text="rewritten")  # a stopped stream is an ordinary message
+    # A DM needs no recipient.
+    assert client.chat_startStream(channel="D1", thread_ts="1.000001", markdown_text="hi")["ok"]
+
+
+def test_streams_close_after_their_lifetime_or_when_idle(fake_slack: FakeSlack) -> None:
+    client = _client(fake_slack)
+    fake_slack.close_streams_after(30, idle=0.3)
+    ts = client.chat_startStream(channel="D1", thread_ts="1.000001", markdown_text="a")["ts"]
+    client.chat_appendStream(channel="D1", ts=ts, markdown_text="b")  # activity keeps it open
+    fake_slack.wait_for(lambda f: f.stream_state("D1", ts) == "closed", 5)
+    assert _error(lambda: client.chat_appendStream(channel="D1", ts=ts, markdown_text="c")) == (
+        "message_not_in_streaming_state"
+    )
+    client.chat_update(channel="D1", ts=ts, text="finished another way")
+    fake_slack.close_streams_after(0.3)
+    other = client.chat_startStream(channel="D1", thread_ts="1.000001", markdown_text="a")["ts"]
+    fake_slack.wait_for(lambda f: f.stream_state("D1", other) == "closed", 5)
+
+
+def test_thread_status_is_checked_cleared_by_a_post_and_expires(fake_slack: FakeSlack) -> None:
+    client = _client(fake_slack)
+    thread = client.chat_postMessage(channel="C1", text="question")["ts"]
+    ten = [f"m{n}" for n in range(10)]
+    client.assistant_threads_setStatus(
+        channel_id="C1", thread_ts=thread, status="Queued — 1 ahead", loading_messages=ten
+    )
+    shown = fake_slack.thread_status("C1", thread)
+    assert shown is not None and shown["status"] == "Queued — 1 ahead" and shown["loading_messages"] == ten
+    eleven = [*ten, "m10"]
+    assert (
+        _error(
+            lambda: client.assistant_threads_setStatus(
+                channel_id="C1", thread_ts=thread, status="x", loading_messages=eleven
+            )
+        )
+        == "invalid_arguments"
+    )
+    assert (
+        _error(lambda: client.assistant_threads_setStatus(channel_id="nope", thread_ts=thread, status="x"))
+        == "channel_not_found"
+    )
+    client.chat_postMessage(channel="C1", thread_ts=thread, text="the answer")
+    assert fake_slack.thread_status("C1", thread) is None  # the app posted: Slack clears it
+    fake_slack.status_expiry_seconds = 0.3
+    client.assistant_threads_setStatus(channel_id="C1", thread_ts=thread, status="again")
+    fake_slack.wait_for(lambda f: f.thread_status("C1", thread) is None, 5)  # gone without a refresh

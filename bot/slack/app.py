@@ -10,6 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from slack_bolt import App
 from slack_sdk import WebClient
+from slack_sdk.http_retry import RetryHandler
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
@@ -50,21 +51,23 @@ def shown_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
 
 
-def make_web_client(settings: Settings, token: str | None = None) -> WebClient:
-    """A WebClient for settings.slack_api_url retrying 429 (after Retry-After), 5xx and lost connections."""
+def make_web_client(
+    settings: Settings, token: str | None = None, *, rate_limit_retries: bool = True
+) -> WebClient:
+    """A WebClient for settings.slack_api_url retrying 429 (after Retry-After, unless
+    `rate_limit_retries` is off), 5xx and lost connections."""
     if token is None:
         if settings.slack_bot_token is None:
             raise ValueError("SLACK_BOT_TOKEN is not set")
         token = settings.slack_bot_token.get_secret_value()
+    handlers: list[RetryHandler] = [
+        ConnectionErrorRetryHandler(max_retry_count=3),
+        ServerErrorRetryHandler(max_retry_count=2),
+    ]
+    if rate_limit_retries:
+        handlers.insert(1, RateLimitErrorRetryHandler(max_retry_count=5))
     return WebClient(
-        token=token,
-        base_url=api_url(settings),
-        timeout=CLIENT_TIMEOUT_SECONDS,
-        retry_handlers=[
-            ConnectionErrorRetryHandler(max_retry_count=3),
-            RateLimitErrorRetryHandler(max_retry_count=5),
-            ServerErrorRetryHandler(max_retry_count=2),
-        ],
+        token=token, base_url=api_url(settings), timeout=CLIENT_TIMEOUT_SECONDS, retry_handlers=handlers
     )
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from bot.feedback import FeedbackStore
 from bot.queue import QuestionQueue
+from bot.slack.status import StatusBoard
 from bot.slack.suggestions import SuggestedPrompts
 from bot.slack.thread import ThreadReplies, slack_error
 from bot.worker import Worker
@@ -35,6 +36,7 @@ class BotContext:
     run_failures: RunFailures | None = None  # the last re-index run's failed files, with reasons
     feedback: FeedbackStore | None = None  # 👍/👎 on answers
     suggestions: SuggestedPrompts | None = None  # the Messages tab's prompts
+    status: StatusBoard | None = None  # thread statuses while questions wait (None: positions as messages)
 
     def later(self, what: str, call: Callable[[], object]) -> None:
         """Make a Slack call on the notifier pool so the listener returns at once; failures are logged."""

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from bot.answer import Answer, Source, display_name
 from bot.citations import ocr_mark, page_label
 
-SECTION_LIMIT = 3000  # characters in one section block's text
+if TYPE_CHECKING:
+    from bot.queue import Job
+
+SECTION_LIMIT = 3000  # characters in one section block's text (and one context element's)
+MARKDOWN_LIMIT = 10_000  # answer text per message: Slack allows 12,000 in markdown blocks, some say in all
 MAX_BLOCKS = 50  # blocks in one message
 TEXT_LIMIT = 3900  # fallback text per message; Slack truncates or rejects past about 4,000
 SNIPPET_CHARS = 160
@@ -35,6 +39,13 @@ class SlackMessage:
 def escape(text: str) -> str:
     """Escape &, < and > so text cannot ping (<!channel>, <@U..>) or forge links in Slack mrkdwn."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def markdown_text(text: str) -> str:
+    """Model markdown kept (bold, lists, headings), but unable to ping, forge links or hide a URL.
+
+    Character by character, so pieces of a stream can be converted on their own."""
+    return escape(text).replace("[", "\\[")
 
 
 def page_link(base_url: str, source: Source) -> str:
@@ -139,6 +150,10 @@ def _context(text: str) -> dict[str, Any]:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
 
 
+def _markdown(text: str) -> dict[str, Any]:
+    return {"type": "markdown", "text": text}
+
+
 def format_seconds(seconds: float) -> str:
     """Like "8.2 s" or "2 min 5 s"."""
     if seconds < 60:
@@ -163,61 +178,123 @@ def render_answer(
     docs_base_url: str = "",
     freshness: str | None = None,
     elapsed: float | None = None,
+    extra_blocks: Sequence[dict[str, Any]] = (),
 ) -> list[SlackMessage]:
-    """The final answer as one or more thread messages that each fit Slack's limits."""
+    """The final answer as one or more thread messages that each fit Slack's limits: the answer as
+    markdown, then the sources and footer as context blocks, then `extra_blocks` (see final_blocks)."""
+    blocks = answer_blocks(answer) + source_blocks(
+        answer, docs_base_url=docs_base_url, freshness=freshness, elapsed=elapsed
+    )
+    return pack_messages(blocks + list(extra_blocks))
+
+
+def answer_blocks(answer: Answer) -> list[dict[str, Any]]:
+    """The answer itself: markdown blocks (a retrieval-only note as a section), the cut-off note."""
     blocks: list[dict[str, Any]] = []
-    retrieval_only = answer.mode == "retrieval-only"
-    if retrieval_only:
+    if answer.mode == "retrieval-only":
         detail = escape(" ".join(answer.text.split()))
         note = f"{RETRIEVAL_ONLY_NOTE}\n_{detail}_" if detail else RETRIEVAL_ONLY_NOTE
         blocks.extend(_section(part) for part in split_text(note))
     else:
-        body = escape(answer.text.strip()) or "_I found nothing to say about that in the documents._"
-        blocks.extend(_section(part) for part in split_text(body))
+        body = markdown_text(answer.text.strip()) or "_I found nothing to say about that in the documents._"
+        blocks.extend(_markdown(part) for part in split_text(body, MARKDOWN_LIMIT))
     if answer.cut_off:
-        blocks.append(_section(CUT_OFF_NOTE))
-    limit = RETRIEVAL_SNIPPET_CHARS if retrieval_only else SNIPPET_CHARS
+        blocks.append(_context(CUT_OFF_NOTE))
+    return blocks
+
+
+def source_blocks(
+    answer: Answer,
+    *,
+    docs_base_url: str = "",
+    freshness: str | None = None,
+    elapsed: float | None = None,
+) -> list[dict[str, Any]]:
+    """What follows the answer: the sources (one context block per file, split to fit), the footer."""
+    blocks: list[dict[str, Any]] = []
+    limit = RETRIEVAL_SNIPPET_CHARS if answer.mode == "retrieval-only" else SNIPPET_CHARS
     cites = source_texts(answer.sources, docs_base_url, snippet_chars=limit)
     if cites:
         heading = "*Sources*\n"
         if len(heading) + len(cites[0]) <= SECTION_LIMIT:
             cites[0] = heading + cites[0]
         else:
-            blocks.append(_section(heading.strip()))
-        blocks.extend(_section(text) for text in cites)
+            blocks.append(_context(heading.strip()))
+        blocks.extend(_context(text) for text in cites)
     else:
         blocks.append(_context("No passage in the index matched this question."))
     footer = footer_text(freshness, elapsed)
     if footer:
         blocks.append(_context(footer))
-    return pack_messages(blocks)
+    return blocks
 
 
-def _block_text(block: dict[str, Any]) -> str:
+def no_final_blocks(job: Job, answer: Answer) -> list[dict[str, Any]]:
+    """Blocks the final answer message ends with, after the sources and footer, in both deliveries
+    (chat.stopStream's blocks, or the last chat.update/postMessage): none."""
+    return []
+
+
+def feedback_blocks(job: Job, answer: Answer) -> list[dict[str, Any]]:
+    """The final answer ends with 👍/👎 buttons (`job.id` identifies the answer in their values)."""
+    return [feedback_block(job.id)]
+
+
+final_blocks = no_final_blocks  # the default of DeliveryOptions
+
+
+def block_text(block: dict[str, Any]) -> str:
+    """The visible text of a section, markdown or context block ("" for others)."""
     if block["type"] == "section":
         return str(block["text"]["text"])
-    return "\n".join(str(element["text"]) for element in block.get("elements", []))
+    if block["type"] == "markdown":
+        return str(block["text"])
+    return "\n".join(str(e["text"]) for e in block.get("elements", []) if "text" in e)
+
+
+def _markdown_size(block: dict[str, Any]) -> int:
+    return len(block["text"]) if block["type"] == "markdown" else 0
 
 
 def pack_messages(blocks: list[dict[str, Any]]) -> list[SlackMessage]:
-    """Blocks in order, packed into messages within the block count and fallback-text limits."""
+    """Blocks in order, packed into messages within the block count, the markdown limit and (for text
+    outside markdown) the fallback-text limit."""
     messages: list[SlackMessage] = []
     current: list[dict[str, Any]] = []
-    size = 0
+    size = markdown = 0
     for block in blocks:
-        length = len(_block_text(block)) + 2
-        if current and (len(current) >= MAX_BLOCKS or size + length > TEXT_LIMIT):
+        length = 0 if block["type"] == "markdown" else len(block_text(block)) + 2
+        extra = _markdown_size(block)
+        if current and (
+            len(current) >= MAX_BLOCKS or size + length > TEXT_LIMIT or markdown + extra > MARKDOWN_LIMIT
+        ):
             messages.append(_message(current))
-            current, size = [], 0
+            current, size, markdown = [], 0, 0
         current.append(block)
         size += length
+        markdown += extra
     if current:
         messages.append(_message(current))
     return messages
 
 
 def _message(blocks: list[dict[str, Any]]) -> SlackMessage:
-    return SlackMessage(text="\n\n".join(_block_text(b) for b in blocks)[:TEXT_LIMIT], blocks=blocks)
+    return SlackMessage(text=fallback_text(blocks), blocks=blocks)
+
+
+def fallback_text(blocks: list[dict[str, Any]]) -> str:
+    """The notification/fallback text of a message with these blocks, within Slack's limit."""
+    texts = [block_text(b) for b in blocks]
+    text = "\n\n".join(t for t in texts if t)
+    if len(text) <= TEXT_LIMIT:
+        return text
+    # Keep the sources in the fallback: cut the answer's text, not the citations after it.
+    tail = "\n\n".join(t for b, t in zip(blocks, texts, strict=True) if t and b["type"] != "markdown")
+    head = "\n\n".join(t for b, t in zip(blocks, texts, strict=True) if t and b["type"] == "markdown")
+    room = TEXT_LIMIT - len(tail) - 4
+    if room < 200:
+        return text[:TEXT_LIMIT]
+    return (head[:room].rstrip() + "…\n\n" + tail)[:TEXT_LIMIT]
 
 
 def render_partial(
@@ -225,18 +302,18 @@ def render_partial(
 ) -> SlackMessage:
     """The message shown while the answer is still being written: what is written so far, a status line,
     and the pages retrieval found (shown as soon as they are known, before the model's first word)."""
-    shown = escape(text.strip())
+    shown = markdown_text(text.strip())
     if len(shown) > PARTIAL_LIMIT:
         shown = split_text(shown, PARTIAL_LIMIT)[0] + "\n…"
     status = f":hourglass_flowing_sand: _Writing the answer… {format_seconds(elapsed)}_"
-    blocks = [_section(shown), _context(status)] if shown else [_context(status)]
+    blocks = [_markdown(shown), _context(status)] if shown else [_context(status)]
     # One message while streaming: the sources get what room the answer so far leaves.
     room = TEXT_LIMIT - len(shown) - len(status) - 16
     for i, cite in enumerate(source_texts(sources, docs_base_url)):
         cite = f"*Sources*\n{cite}" if i == 0 else cite
         if len(cite) + 2 > room or len(blocks) >= MAX_BLOCKS:
             break
-        blocks.append(_section(cite))
+        blocks.append(_context(cite))
         room -= len(cite) + 2
     fallback = shown or ("Writing the answer… (sources below)" if sources else "Writing the answer…")
     return SlackMessage(text=fallback, blocks=blocks)
@@ -250,10 +327,10 @@ def render_placeholder() -> SlackMessage:
 
 def render_interrupted(partial: str) -> SlackMessage:
     """What a checkpointed answer shows while the bot restarts."""
-    shown = escape(partial.strip())
+    shown = markdown_text(partial.strip())
     if len(shown) > PARTIAL_LIMIT:
         shown = split_text(shown, PARTIAL_LIMIT)[0] + "\n…"
-    blocks = ([_section(shown)] if shown else []) + [_context(f":arrows_counterclockwise: _{RESTART_NOTE}_")]
+    blocks = ([_markdown(shown)] if shown else []) + [_context(f":arrows_counterclockwise: _{RESTART_NOTE}_")]
     return SlackMessage(text=RESTART_NOTE, blocks=blocks)
 
 
@@ -324,3 +401,18 @@ def with_feedback(messages: list[SlackMessage], job_id: int) -> list[SlackMessag
     if len(last.blocks) >= MAX_BLOCKS:
         return [*messages, SlackMessage(text="Was this answer useful?", blocks=[block])]
     return [*messages[:-1], SlackMessage(text=last.text, blocks=[*last.blocks, block])]
+
+
+def stream_end_blocks(
+    answer: Answer,
+    *,
+    docs_base_url: str = "",
+    freshness: str | None = None,
+    elapsed: float | None = None,
+    extra_blocks: Sequence[dict[str, Any]] = (),
+) -> list[dict[str, Any]]:
+    """The blocks chat.stopStream attaches under a streamed answer: the cut-off note, the sources, the
+    footer and `extra_blocks`."""
+    blocks = [_context(CUT_OFF_NOTE)] if answer.cut_off else []
+    blocks += source_blocks(answer, docs_base_url=docs_base_url, freshness=freshness, elapsed=elapsed)
+    return blocks + list(extra_blocks)

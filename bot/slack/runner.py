@@ -25,7 +25,10 @@ from bot.health import BotVitals, HealthServer, health_port_problem, health_repo
 from bot.queue import QuestionQueue
 from bot.slack.app import api_url, create_app, make_web_client, shown_url
 from bot.slack.context import BotContext, ScheduleStatus
+from bot.slack.delivery import DeliveryOptions, SlackDeliveries
 from bot.slack.notices import ChangeNotifier
+from bot.slack.render import feedback_blocks, no_final_blocks
+from bot.slack.status import StatusBoard, StatusLine, queued_lines
 from bot.slack.suggestions import SectionsFn, SuggestedPrompts
 from bot.slack.thread import ThreadReplies, slack_error
 from bot.worker import Worker
@@ -192,26 +195,64 @@ def run_slack(
     suggestions = SuggestedPrompts(documents) if documents is not None else None
     client = make_web_client(settings)
     replies = ThreadReplies(client)
+    try:
+        replies.team_id()  # asked now, not in the first answer's way
+    except Exception as exc:
+        logger.warning("team id unknown error=%s", slack_error(exc))
     scopes = FolderScopes.from_mapping(settings.scopes) if settings.scopes else None
-    minutes = settings.reindex_minutes if reindex is not None else None
-    worker = Worker(
-        queue,
-        answerer,
+    waiting: list[Worker] = []  # the board asks the worker for estimates; both need the other
+
+    def queued() -> list[StatusLine]:
+        return queued_lines(queue, waiting[0].estimate_seconds) if waiting else []
+
+    status = StatusBoard(
+        make_web_client(settings, rate_limit_retries=False),
+        refresh_seconds=settings.status_refresh_seconds,
+        waiting=queued,
+        enabled=settings.thread_status,
+    )
+    deliveries = SlackDeliveries(
         replies,
-        index_status=index_status,
-        docs_base_url=settings.docs_base_url,
-        update_interval=settings.stream_update_seconds,
-        cpu_gate=cpu_gate,
-        scopes=scopes,
-        feedback=feedback if settings.feedback_buttons else None,
-        empty_index_text=lambda failed: empty_index_message(
+        settings.reply_delivery,
+        DeliveryOptions(
+            docs_base_url=settings.docs_base_url,
+            freshness=lambda: index_status().freshness(),
+            update_interval=settings.stream_update_seconds,
+            stream_max_seconds=settings.stream_max_seconds,
+            status=status,
+            final_blocks=feedback_blocks if settings.feedback_buttons else no_final_blocks,
+        ),
+    )
+    minutes = settings.reindex_minutes if reindex is not None else None
+
+    def empty_index_note() -> str | None:
+        """What to say instead of answering while no document is indexed (None: answer as usual)."""
+        try:
+            index = index_status()
+        except Exception:
+            logger.exception("index status failed")
+            return None
+        if index.chunks:
+            return None
+        return empty_index_message(
             settings.data_dir,
             "slack",
             reindex_minutes=minutes,
-            failed=failed,
+            failed=len(index.failed),
             indexing=reindex is not None and reindex.state().running_since is not None,
-        ),
+        )
+
+    worker = Worker(
+        queue,
+        answerer,
+        deliveries,
+        cpu_gate=cpu_gate,
+        scopes=scopes,
+        on_taken=status.poke,
+        feedback=feedback if settings.feedback_buttons else None,
+        empty_index_note=empty_index_note,
     )
+    waiting.append(worker)
     intake = ThreadPoolExecutor(1, thread_name_prefix="docbot-intake")
     notifier = ThreadPoolExecutor(NOTIFIER_THREADS, thread_name_prefix="docbot-notify")
     if reindex is not None and schedule_status is None:
@@ -228,6 +269,7 @@ def run_slack(
         run_failures,
         feedback=feedback,
         suggestions=suggestions,
+        status=status,
     )
     handler: SocketModeHandler | None = None
     started = time.monotonic()
@@ -252,6 +294,7 @@ def run_slack(
         with _signals_set(stop):
             app = create_app(settings, ctx, client=client, listener_executor=intake)
             worker.start()
+            status.start()
             if reindex is not None:
                 if settings.notify_channel:
                     visible = scopes.filter_for(settings.notify_channel) if scopes is not None else None
@@ -279,6 +322,7 @@ def run_slack(
         feedback.close()
         if own_health is not None:
             own_health.close()
+        status.stop()
     return EXIT_OK
 
 

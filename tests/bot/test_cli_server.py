@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from devtools.pdfs import make_text_pdf
 from tests.bot.test_cli_real_model import GUARANTEE, LEAVE, QUESTION
 from tests.fault_proxy import FaultProxy
 from tests.llm_server import MODEL_ALIAS, LlamaServer, free_port
-from devtools.pdfs import make_text_pdf
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 

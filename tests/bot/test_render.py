@@ -7,6 +7,7 @@ from typing import Any
 
 from bot.answer import Answer, Source, Timings
 from bot.slack.render import (
+    MARKDOWN_LIMIT,
     MAX_BLOCKS,
     SECTION_LIMIT,
     TEXT_LIMIT,
@@ -28,6 +29,8 @@ def texts(message_blocks: list[dict[str, Any]]) -> list[str]:
     for block in message_blocks:
         if block["type"] == "section":
             out.append(block["text"]["text"])
+        elif block["type"] == "markdown":
+            out.append(block["text"])
         else:
             out.extend(e["text"] for e in block["elements"])
     return out
@@ -117,6 +120,28 @@ def test_cut_off_is_marked() -> None:
     assert "Retrieval only" not in rendered
 
 
+def test_model_markdown_is_kept_but_cannot_hide_a_link() -> None:
+    answer = Answer(
+        question="q",
+        text="**750 million** pounds\n\n- paid by adidas\n- see [the bank](https://evil.example) <@U1>",
+        mode="llm",
+    )
+    [message] = render_answer(answer)
+    block = message.blocks[0]
+    assert block["type"] == "markdown"
+    assert block["text"].startswith("**750 million** pounds\n\n- paid by adidas")
+    assert "\\[the bank](https://evil.example)" in block["text"]  # shown as text, the URL visible
+    assert "&lt;@U1&gt;" in block["text"]
+
+
+def test_final_blocks_end_the_last_message() -> None:
+    extra = {"type": "context_actions", "elements": [{"type": "feedback_buttons", "action_id": "fb"}]}
+    answer = Answer(question="q", text="a", mode="llm", sources=[src(3)])
+    messages = render_answer(answer, extra_blocks=[extra])
+    assert messages[-1].blocks[-1] == extra
+    assert "*Sources*" in texts(messages[-1].blocks[:-1])[-1]
+
+
 def test_no_sources_is_said() -> None:
     assert "No passage" in all_text(Answer(question="q", text="", mode="llm"))
 
@@ -134,7 +159,12 @@ def test_a_long_answer_is_split_within_slack_limits_and_citations_stay_whole() -
     for message in messages:
         assert len(message.blocks) <= MAX_BLOCKS
         assert len(message.text) <= TEXT_LIMIT
-        assert all(len(t) <= SECTION_LIMIT for t in texts(message.blocks))
+        markdown = [b["text"] for b in message.blocks if b["type"] == "markdown"]
+        assert sum(len(t) for t in markdown) <= MARKDOWN_LIMIT  # Slack's 12,000, with room to spare
+        others = [b for b in message.blocks if b["type"] != "markdown"]
+        assert all(len(t) <= SECTION_LIMIT for t in texts(others))
+    assert messages[0].blocks[0]["type"] == "markdown"  # the answer, as standard markdown
+    assert all(b["type"] == "context" for b in messages[-1].blocks)  # the sources and the footer
     sections = [t for m in messages for t in texts(m.blocks)]
     joined_answer = " ".join(t for t in sections if t.startswith("Paragraph") or t.startswith("revenue"))
     assert " ".join(joined_answer.split()) == " ".join(escape(body).split())  # nothing lost, nothing cut

@@ -11,8 +11,8 @@ import pytest
 from langchain_core.embeddings import Embeddings
 
 from bot.engine import open_engine
-from models.llama_probe import ProbeResult, checked_extra_buffers
 from devtools.pdfs import make_text_pdf
+from models.llama_probe import ProbeResult, checked_extra_buffers
 
 
 def _messages(caplog: pytest.LogCaptureFixture) -> list[str]:

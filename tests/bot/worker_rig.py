@@ -8,6 +8,8 @@ from typing import Any
 
 from bot.queue import Job, QuestionQueue
 from bot.slack.app import make_web_client
+from bot.slack.delivery import DeliveryMode, DeliveryOptions, SlackDeliveries
+from bot.slack.status import StatusBoard
 from bot.slack.thread import ThreadReplies
 from bot.worker import Worker
 from devtools.fake_slack import FakeSlack
@@ -28,16 +30,23 @@ class Rig:
         self.workers: list[Worker] = []
         self.n = 0
 
-    def worker(self, answerer: ScriptedAnswerer, **kwargs: Any) -> Worker:
-        worker = Worker(
-            self.queue,
-            answerer,
-            self.replies,
-            index_status=lambda: IndexStatus(files=3, chunks=40, updated_at=None),
-            update_interval=INTERVAL,
-            retry_backoff=(0.05,),
-            **kwargs,
-        )
+    def deliveries(
+        self, mode: DeliveryMode = "update", status: StatusBoard | None = None, **options: Any
+    ) -> SlackDeliveries:
+        """Slack deliveries in `mode` (update unless a test is about streaming), paced by INTERVAL."""
+        status_now = IndexStatus(files=3, chunks=40, updated_at=None)
+        defaults: dict[str, Any] = {
+            "freshness": status_now.freshness,
+            "update_interval": INTERVAL,
+            "retry_backoff": (0.05,),
+            "status": status,
+        }
+        return SlackDeliveries(self.replies, mode, DeliveryOptions(**(defaults | options)))
+
+    def worker(
+        self, answerer: ScriptedAnswerer, *, deliveries: SlackDeliveries | None = None, **kwargs: Any
+    ) -> Worker:
+        worker = Worker(self.queue, answerer, deliveries or self.deliveries(), **kwargs)
         worker.start()
         self.workers.append(worker)
         return worker

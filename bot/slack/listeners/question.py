@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from bot.slack.context import BotContext
 from bot.slack.help import help_text, status_text
 from bot.slack.render import SlackMessage
+from bot.slack.status import StatusLine, queued_text
 from vectorstore.scopes import FolderScopes
 from vectorstore.status import IndexStatus
 
@@ -159,5 +160,27 @@ def _enqueue(ctx: BotContext, q: Question) -> None:
     emoji = ctx.settings.reaction_emoji
     ctx.later("reaction", lambda: ctx.replies.react(q.channel, q.ts, emoji))
     if result.busy:
-        minutes = ctx.worker.estimate_minutes(result.position)
-        _reply(ctx, q, "position", f"Queued — you are #{result.position} (about {minutes} min)")
+        _tell_position(ctx, q, result.position)
+
+
+def _tell_position(ctx: BotContext, q: Question, position: int) -> None:
+    """The queue position as the thread's status (kept fresh by the board), or as a message where Slack
+    has no status for this channel."""
+    minutes = ctx.worker.estimate_minutes(position)
+    note = f"Queued — you are #{position} (about {minutes} min)"
+    status = ctx.status
+    if status is None or not status.available(q.channel):
+        _reply(ctx, q, "position", note)
+        return
+
+    def show() -> None:
+        ahead = position - 1 + (ctx.worker.current() is not None)
+        text = queued_text(ahead, ctx.worker.estimate_seconds(position))
+        if not status.show_queued(StatusLine(q.channel, q.thread_ts, text, (text,))):
+            ctx.replies.post(q.channel, q.thread_ts, SlackMessage(text=note, blocks=[_section(note)]))
+
+    ctx.later("position", show)
+
+
+def _section(text: str) -> dict[str, object]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}

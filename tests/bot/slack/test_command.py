@@ -29,8 +29,8 @@ def test_status_shows_queue_current_answer_index_failures_and_schedule(
     schedule = {"last_run": "2026-11-27 09:00", "next_run": "2026-11-27 09:05", "last_result": "1 changed"}
     start_bot(answerer, schedule_status=lambda: schedule)
     ask_and_wait_started(fake_slack, answerer, "busy one", channel="C5")
-    fake_slack.mention("waiting one")
-    fake_slack.wait_for(lambda f: len(f.calls("chat.postMessage")) >= 2)  # placeholder + queue note
+    _, waiting = fake_slack.mention("waiting one")
+    fake_slack.wait_for(lambda f: f.thread_status("C1", waiting) is not None)  # its queue status
 
     status = fake_slack.wait_for_ack(fake_slack.send_slash_command("/docbot", "status"))["payload"]["text"]
     gate.set()

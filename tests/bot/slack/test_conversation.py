@@ -24,7 +24,7 @@ def test_mention_gets_reaction_streamed_updates_and_a_final_answer_with_citation
         fake_slack.wait_for(lambda f: any(c.args.get("text") == so_far for c in f.calls("chat.update")), 5)
 
     answerer = ScriptedAnswerer(text_for=lambda q: "£750 million", after_token=shown)
-    start_bot(answerer)
+    start_bot(answerer, reply_delivery="update")  # the stream: tests/bot/slack/test_streaming.py
     sent = time.monotonic()
     _, ts = fake_slack.mention("How much is the minimum guarantee payable by adidas?")
 

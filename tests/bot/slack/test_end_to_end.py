@@ -86,20 +86,33 @@ def test_retrieval_only_answer_cites_the_page_and_cannot_ping(
     assert all(s.startswith(f"<{DOCS}/") for c in posted for s in control_sequences(c.args))
 
 
+@pytest.mark.parametrize("delivery", ["auto", "update"])
 def test_tiny_real_model_streams_into_the_thread_and_cites_the_page(
-    fake_slack: FakeSlack, start_engine_bot: StartEngineBot, tiny_gguf: Path
+    fake_slack: FakeSlack, start_engine_bot: StartEngineBot, tiny_gguf: Path, delivery: str
 ) -> None:
     # The tiny model writes a token in well under a millisecond: 64 of them give the streaming thread
     # time to wake and send the first words before the answer is complete, even on a busy machine.
     start_engine_bot(
-        model_path=tiny_gguf, max_new_tokens=64, threads=1, context_length=512, context_token_budget=200
+        model_path=tiny_gguf,
+        max_new_tokens=64,
+        threads=1,
+        context_length=512,
+        context_token_budget=200,
+        reply_delivery=delivery,
     )
     _, ts = fake_slack.mention("How much is the minimum guarantee payable by adidas?")
     thread = Thread(fake_slack, "C1", ts)
     [answer] = thread.wait_answered(timeout=60)
     fake_slack.wait_for(lambda f: f.reactions("C1", ts) == ["eyes"], 5)  # sent from its own pool
-    updates = [c for c in fake_slack.calls("chat.update") if c.args.get("ts") == answer["ts"]]
-    partials = [str(c.args["text"]) for c in updates[:-1]]
+    if delivery == "update":
+        updates = [c for c in fake_slack.calls("chat.update") if c.args.get("ts") == answer["ts"]]
+        partials = [str(c.args["text"]) for c in updates[:-1]]
+    else:  # Slack's native stream: the first words start it, in the asker's thread, for the asker
+        [start] = fake_slack.calls("chat.startStream")
+        assert start.ok and start.response["ts"] == answer["ts"] and start.args["thread_ts"] == ts
+        assert start.args["recipient_user_id"] == "U1" and start.args["recipient_team_id"] == "T0001"
+        partials = [str(start.args["markdown_text"])]
+        assert fake_slack.stream_state("C1", answer["ts"]) == "stopped"  # finished, not left open
     assert partials and all(p.strip() for p in partials)  # generated words shown before the final answer
     assert "Retrieval only" not in answer["text"]
     body = answer["text"].split("*Sources*")[0].strip()

@@ -13,7 +13,7 @@ from tests.bot.slack.conftest import RunningBot, StartBot, Thread
 from tests.bot.test_cli_run import free_port
 from tests.bot.test_health import get
 from tests.fake_slack import FakeSlack
-from tests.waiting import wait_until
+from devtools.waiting import wait_until
 from vectorstore.status import FailedFile, IndexStatus
 
 pytestmark = pytest.mark.timeout(90)

@@ -83,7 +83,8 @@ def test_kill_9_with_questions_waiting_and_one_being_answered(
     fake_slack: FakeSlack, tmp_path: Path, embeddings: Embeddings
 ) -> None:
     build_index(tmp_path, embeddings)
-    env = bot_env(fake_slack, tmp_path, reindex_minutes="60")
+    # The chat.update delivery and its queue note (the stream's crash tests are further down).
+    env = bot_env(fake_slack, tmp_path, reindex_minutes="60", reply_delivery="update", thread_status="false")
     log = tmp_path / "bot.log"
     first = BotProcess(fake_slack, env, log, cwd=tmp_path)
     try:
@@ -185,7 +186,7 @@ def test_kill_9_between_posting_the_placeholder_and_recording_it_leaves_no_stale
     """The worker posted "Looking through the documents…" and was killed before saving that message's ts:
     after the restart the answer is written into that message, not into a second one."""
     build_index(tmp_path, embeddings)
-    env = bot_env(fake_slack, tmp_path, reindex_minutes="60")
+    env = bot_env(fake_slack, tmp_path, reindex_minutes="60", reply_delivery="update")
     first = BotProcess(fake_slack, env, tmp_path / "bot.log", cwd=tmp_path)
     try:
         first.wait_connected(0)
@@ -206,6 +207,96 @@ def test_kill_9_between_posting_the_placeholder_and_recording_it_leaves_no_stale
         [answer] = Thread(fake_slack, "C1", ts).bot_messages()
         assert answer["ts"] == left_behind["ts"] and "750 million pounds" in answer["text"]
         assert stale_placeholders(fake_slack, {"q": ts}) == 0
+        assert second.stop() == 0, second.log_text()
+    finally:
+        second.close()
+
+
+QUESTION = "How much is the minimum guarantee payable by adidas?"
+
+
+def started_streams(fake: FakeSlack, ts: str) -> list[str]:
+    """The ts of every stream started in the question's thread."""
+    calls = fake.calls("chat.startStream")
+    return [str(c.response["ts"]) for c in calls if c.ok and c.args["thread_ts"] == ts]
+
+
+def recorded_reply(index: Path, ts: str) -> str | None:
+    """The reply message the durable queue holds for the question `ts`."""
+    db = sqlite3.connect(index / QUEUE_FILE)
+    try:
+        row = db.execute("SELECT reply_ts FROM jobs WHERE ts=?", (ts,)).fetchone()
+        return None if row is None or row[0] is None else str(row[0])
+    finally:
+        db.close()
+
+
+def model_env(fake: FakeSlack, root: Path, model: Path) -> dict[str, str]:
+    """The real SmolLM2 writing the answers, natively streamed (the default delivery)."""
+    return bot_env(fake, root, reindex_minutes="60", model_path=str(model), max_new_tokens="200")
+
+
+def assert_one_complete_answer_in(fake: FakeSlack, ts: str, stream_ts: str) -> None:
+    [answer] = Thread(fake, "C1", ts).bot_messages()
+    assert answer["ts"] == stream_ts  # the stream's own message, finished in place
+    assert "Sources" in answer["text"] and "club.pdf" in answer["text"]
+    assert fake.stream_state("C1", stream_ts) != "streaming"  # not left open
+    assert answer["metadata"]["event_payload"]["question_ts"] == ts
+
+
+def test_kill_9_mid_stream_gives_one_complete_answer_after_the_restart(
+    fake_slack: FakeSlack, tmp_path: Path, embeddings: Embeddings, real_chat_model: Path
+) -> None:
+    build_index(tmp_path, embeddings)
+    env = model_env(fake_slack, tmp_path, real_chat_model)
+    first = BotProcess(fake_slack, env, tmp_path / "bot.log", cwd=tmp_path)
+    try:
+        first.wait_connected(0)
+        _, ts = fake_slack.mention(QUESTION)
+        # Killed as soon as the stream has begun and is recorded: its next append is a second away.
+        fake_slack.wait_for(lambda f: bool(started_streams(f, ts)), 120)
+        fake_slack.wait_for(lambda _: recorded_reply(tmp_path / "index", ts) is not None, 5)
+        first.kill()
+    finally:
+        first.close()
+    [stream_ts] = started_streams(fake_slack, ts)
+    assert recorded_reply(tmp_path / "index", ts) == stream_ts
+    assert fake_slack.stream_state("C1", stream_ts) == "streaming"  # the dead process left it open
+    second = restart(fake_slack, env, tmp_path)
+    try:
+        Thread(fake_slack, "C1", ts).wait_answered(timeout=180)
+        assert_one_complete_answer_in(fake_slack, ts, stream_ts)
+        assert started_streams(fake_slack, ts) == [stream_ts]  # no second stream
+        assert second.stop() == 0, second.log_text()
+    finally:
+        second.close()
+
+
+def test_kill_9_between_starting_the_stream_and_recording_it_leaves_no_second_message(
+    fake_slack: FakeSlack, tmp_path: Path, embeddings: Embeddings, real_chat_model: Path
+) -> None:
+    """chat.startStream takes no metadata: a stream whose ts never reached the queue is found again as
+    the bot's one unmarked message after the question, and finished there."""
+    build_index(tmp_path, embeddings)
+    env = model_env(fake_slack, tmp_path, real_chat_model)
+    first = BotProcess(fake_slack, env, tmp_path / "bot.log", cwd=tmp_path)
+    try:
+        first.wait_connected(0)
+        _, ts = fake_slack.mention(QUESTION)
+        # The job is active once its status is up; from then on the queue's next write is the stream's ts.
+        fake_slack.wait_for(lambda f: f.thread_status("C1", ts) is not None, 120)
+        with queue_locked(tmp_path / "index"):
+            fake_slack.wait_for(lambda f: bool(started_streams(f, ts)), 120)
+            first.kill()
+    finally:
+        first.close()
+    [stream_ts] = started_streams(fake_slack, ts)
+    assert recorded_reply(tmp_path / "index", ts) is None
+    second = restart(fake_slack, env, tmp_path)
+    try:
+        Thread(fake_slack, "C1", ts).wait_answered(timeout=180)
+        assert_one_complete_answer_in(fake_slack, ts, stream_ts)
+        assert "earlier_reply_found=True" in second.log_text()  # found in the thread, not in the queue
         assert second.stop() == 0, second.log_text()
     finally:
         second.close()

@@ -16,10 +16,10 @@ from langchain_core.embeddings import Embeddings
 from bot.engine import open_engine
 from bot.reindex import build_reindexer
 from bot.slack.suggestions import PROMPTS_TITLE
+from devtools.pdfs import make_text_pdf
 from ingest.cpu_gate import CpuGate
 from tests.bot.slack.conftest import RunningBot, Thread
 from tests.fake_slack import FakeSlack
-from devtools.pdfs import make_text_pdf
 
 pytestmark = pytest.mark.timeout(120)
 

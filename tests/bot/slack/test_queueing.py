@@ -12,6 +12,9 @@ from tests.bot.answerers import ScriptedAnswerer
 from tests.bot.slack.conftest import StartBot, Thread, ask_and_wait_started
 
 pytestmark = pytest.mark.timeout(90)
+# These tests read the queue position from its message: the fallback where Slack shows no thread status
+# (the status itself: test_streaming.py).
+NO_STATUS = {"thread_status": False}
 QUEUED = re.compile(r"^Queued — you are #(\d+) \(about (\d+) min\)$")
 
 
@@ -34,7 +37,7 @@ def test_a_burst_of_30_mentions_is_answered_once_each_in_order_with_positions(
 ) -> None:
     gate = threading.Event()
     answerer = ScriptedAnswerer(mode="retrieval-only", gate=gate)
-    start_bot(answerer)
+    start_bot(answerer, **NO_STATUS)
     first = ask_and_wait_started(fake_slack, answerer, "q01")  # the worker is now busy with q01
     others = [fake_slack.mention(f"q{n:02d}", user=f"U{n % 4}")[1] for n in range(2, 31)]
     threads = [Thread(fake_slack, "C1", ts) for ts in [first, *others]]
@@ -57,7 +60,7 @@ def test_a_burst_of_30_mentions_is_answered_once_each_in_order_with_positions(
 def test_a_full_queue_tells_the_asker_to_try_later(fake_slack: FakeSlack, start_bot: StartBot) -> None:
     gate = threading.Event()
     answerer = ScriptedAnswerer(mode="retrieval-only", gate=gate)
-    start_bot(answerer, queue_max=2)
+    start_bot(answerer, queue_max=2, **NO_STATUS)
     ask_and_wait_started(fake_slack, answerer, "busy")
     _, second = fake_slack.mention("second")
     _, third = fake_slack.mention("third")
@@ -74,7 +77,7 @@ def test_a_full_queue_tells_the_asker_to_try_later(fake_slack: FakeSlack, start_
 def test_one_person_cannot_fill_the_queue(fake_slack: FakeSlack, start_bot: StartBot) -> None:
     gate = threading.Event()
     answerer = ScriptedAnswerer(mode="retrieval-only", gate=gate)
-    start_bot(answerer, queue_per_user_max=2)
+    start_bot(answerer, queue_per_user_max=2, **NO_STATUS)
     ask_and_wait_started(fake_slack, answerer, "mine 1", user="UA")
     fake_slack.mention("mine 2", user="UA")
     _, third = fake_slack.mention("mine 3", user="UA")
@@ -92,7 +95,7 @@ def test_pending_questions_survive_a_restart_and_the_interrupted_one_is_finished
     slow = ScriptedAnswerer(
         text_for=lambda q: " ".join(["word"] * 3000), after_token=lambda _: pace.wait(0.01)
     )
-    bot = start_bot(slow, shutdown_timeout_seconds=0.2)
+    bot = start_bot(slow, shutdown_timeout_seconds=0.2, reply_delivery="update", **NO_STATUS)
     first = ask_and_wait_started(fake_slack, slow, "one")
     second = fake_slack.mention("two")[1]
     third = fake_slack.mention("three")[1]
@@ -105,7 +108,7 @@ def test_pending_questions_survive_a_restart_and_the_interrupted_one_is_finished
     assert "restarting" in checkpoint["text"]
 
     fast = ScriptedAnswerer(mode="retrieval-only")
-    start_bot(fast, index_dir=bot.settings.index_dir)
+    start_bot(fast, index_dir=bot.settings.index_dir, **NO_STATUS)
     fake_slack.wait_for(lambda _: all(len(t.answers()) == 1 for t in threads), 15)
     assert fast.questions() == ["one", "two", "three"]
     [finished] = threads[0].bot_messages()

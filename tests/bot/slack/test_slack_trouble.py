@@ -22,7 +22,7 @@ def test_no_question_lost_or_answered_twice_through_slack_trouble(
     start_bot(answerer)
     fake_slack.redeliver_unacked_after(0.0)  # any ack not back by the next tick counts as late
     fake_slack.fail_next("chat.postMessage", status=429, retry_after=1, times=2)
-    fake_slack.fail_next("chat.update", status=500, times=2)
+    fake_slack.fail_next("chat.postMessage", status=500, times=2)  # answers are posted (retrieval only)
     fake_slack.fail_next("reactions.add", status=503, times=1)
 
     asked = {f"q{n:02d}": fake_slack.mention(f"q{n:02d}", user=f"U{n % 3}")[1] for n in range(8)}

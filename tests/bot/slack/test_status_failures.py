@@ -29,7 +29,7 @@ def context(make_settings: Callable[..., Any]) -> Iterator[Callable[..., BotCont
         queue = QuestionQueue.beside_index(settings.index_dir, max_size=5, per_user_max=5)
         pool = ThreadPoolExecutor(1)
         made.append((queue, pool))
-        worker = Worker(queue, ScriptedAnswerer(), replies=None)  # type: ignore[arg-type]  # never started
+        worker = Worker(queue, ScriptedAnswerer(), deliveries=None)  # type: ignore[arg-type]  # never started
         index = IndexStatus(files=2, chunks=10, failed=[FailedFile("old.pdf", "empty file")])
         return BotContext(
             settings,
