@@ -16,10 +16,10 @@ import pytest
 from bot.cli import main
 from devtools.bot_process import REPO, BotProcess, bot_env
 from devtools.pdfs import make_text_pdf
+from devtools.waiting import wait_until
 from tests.bot.slack.conftest import Thread
 from tests.bot.test_health import get
 from tests.fake_slack import FakeSlack
-from devtools.waiting import wait_until
 
 pytestmark = pytest.mark.timeout(300)
 

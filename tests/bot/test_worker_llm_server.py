@@ -14,10 +14,10 @@ from langchain_core.embeddings import Embeddings
 from bot.answer import Answer, SourcesCallback, TokenCallback, Turn
 from bot.engine import Engine, open_engine
 from devtools.pdfs import make_text_pdf
+from devtools.waiting import wait_until
 from tests.bot.test_cli_real_model import GUARANTEE, LEAVE, QUESTION
 from tests.bot.worker_rig import Rig
 from tests.llm_server import LlamaServer, start_llama_server
-from devtools.waiting import wait_until
 from vectorstore.scopes import FileFilter
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]

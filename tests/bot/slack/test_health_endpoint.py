@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 
 from bot.slack import runner
+from devtools.waiting import wait_until
 from tests.bot.answerers import ScriptedAnswerer
 from tests.bot.slack.conftest import RunningBot, StartBot, Thread
 from tests.bot.test_cli_run import free_port
 from tests.bot.test_health import get
 from tests.fake_slack import FakeSlack
-from devtools.waiting import wait_until
 from vectorstore.status import FailedFile, IndexStatus
 
 pytestmark = pytest.mark.timeout(90)
