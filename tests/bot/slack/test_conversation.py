@@ -143,7 +143,8 @@ def test_document_and_model_text_cannot_ping(fake_slack: FakeSlack, start_bot: S
     start_bot(answerer, docs_base_url="https://docs.example")
     _, ts = fake_slack.mention("ping everyone please")
     Thread(fake_slack, "C1", ts).wait_answered()
-    posted = fake_slack.calls("chat.postMessage") + fake_slack.calls("chat.update")
+    methods = ("chat.postMessage", "chat.update", "chat.startStream", "chat.appendStream", "chat.stopStream")
+    posted = [c for m in methods for c in fake_slack.calls(m)]
     sequences = [s for c in posted for s in control_sequences(c.args)]
     assert sequences and all(
         s.startswith("<https://docs.example/evil%20%3C%21channel%3E.pdf") for s in sequences

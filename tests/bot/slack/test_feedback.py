@@ -42,11 +42,11 @@ def test_every_final_answer_carries_feedback_buttons_that_slack_accepts(
     [buttons] = block["elements"]
     assert buttons["type"] == "feedback_buttons"
     assert buttons["positive_button"]["value"] != buttons["negative_button"]["value"]
-    final = fake_slack.calls("chat.update")[-1]
-    assert final.ok and final.args["ts"] == answer["ts"]  # the fake checks context_actions like Slack
-    # the placeholder and the partial updates carry no buttons: only a finished answer can be judged
-    partials = [c for c in fake_slack.calls("chat.update") if c.args["ts"] == answer["ts"]][:-1]
-    assert all("context_actions" not in str(c.args.get("blocks")) for c in partials)
+    # The one call that carried the buttons was accepted (the fake checks context_actions like Slack):
+    # the final write of the answer, never the placeholder, a partial update or a stream append.
+    writes = [c for m in ("chat.postMessage", "chat.update", "chat.stopStream") for c in fake_slack.calls(m)]
+    [final] = [c for c in writes if "context_actions" in str(c.args.get("blocks"))]
+    assert final.ok and final.response.get("ts", final.args.get("ts")) == answer["ts"]
     assert ts
 
 

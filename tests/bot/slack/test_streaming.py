@@ -52,7 +52,8 @@ def test_an_answer_is_streamed_natively_and_stopped_with_its_sources(
     [stop] = fake_slack.calls("chat.stopStream")
     assert stop.ok and stop.args["metadata"] == answer_metadata(ts)
     under = [b["type"] for b in stop.args["blocks"]]
-    assert set(under) == {"context"}  # sources and footer under the streamed text
+    # sources and footer under the streamed text, then the feedback buttons
+    assert set(under[:-1]) == {"context"} and under[-1] == "context_actions"
     assert fake_slack.calls("chat.update") == [] and fake_slack.calls("chat.postMessage") == []
 
     assert answer["ts"] == start.response["ts"] and fake_slack.stream_state("C1", answer["ts"]) == "stopped"
