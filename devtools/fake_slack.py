@@ -85,6 +85,19 @@ class Call:
         return None if self.ok else str(self.response.get("error"))
 
 
+# Slack's rate tiers for the methods docbot calls, as calls per minute (docs.slack.dev's method table:
+# startStream/stopStream Tier 2, appendStream Tier 4, chat.update Tier 3; chat.postMessage about one a
+# second per channel). setStatus's tier is the fake's reading (Tier 3). Enforced only when a test asks.
+RATE_TIERS: dict[str, int] = {
+    "chat.startStream": 20,
+    "chat.stopStream": 20,
+    "chat.appendStream": 100,
+    "chat.update": 50,
+    "assistant.threads.setStatus": 50,
+    "chat.postMessage": 60,  # per channel
+}
+
+
 @dataclass
 class _Failure:
     status: int
@@ -247,6 +260,8 @@ class FakeSlack:
         self._sent: dict[str, _Sent] = {}
         self._acks: dict[str, dict[str, Any]] = {}
         self._redeliver_after: float | None = None
+        self._tier_window: float | None = None  # seconds the RATE_TIERS counts apply to; None: off
+        self._tier_calls: dict[tuple[str, str], list[float]] = {}
         self._streams: dict[tuple[str, str], _Stream] = {}
         self._statuses: dict[tuple[str, str], _Status] = {}
         self.stream_lifetime_seconds = STREAM_LIFETIME_SECONDS
@@ -330,7 +345,7 @@ class FakeSlack:
         args = await _request_args(request)
         token = _bearer(request) or args.pop("token", None)
         call = Call(method=method, args=args, at=time.monotonic(), token=token)
-        failure = self._take_failure(method)
+        failure = self._take_failure(method) or self._over_tier(method, args)
         if failure is not None:
             call.status, call.response = failure.status, {"ok": False, "error": failure.error}
             headers = {"Retry-After": str(failure.retry_after)} if failure.status == 429 else {}
@@ -342,6 +357,23 @@ class FakeSlack:
         if call.ok and method == "chat.postMessage" and self.echo_bot_messages:
             self._echo(call)
         return web.json_response(call.response, status=call.status, headers=headers)
+
+    def _over_tier(self, method: str, args: dict[str, Any]) -> _Failure | None:
+        """A 429 with Retry-After when this call would pass the method's rate tier (when enforced)."""
+        limit = RATE_TIERS.get(method)
+        window = self._tier_window
+        if limit is None or window is None:
+            return None
+        key = (method, str(args.get("channel", "")) if method == "chat.postMessage" else "")
+        now = time.monotonic()
+        with self._lock:
+            recent = [t for t in self._tier_calls.get(key, []) if now - t < window]
+            if len(recent) >= limit:
+                self._tier_calls[key] = recent
+                wait = max(1, int(window - (now - recent[0])) + 1)
+                return _Failure(429, wait, "ratelimited", 1)
+            self._tier_calls[key] = [*recent, now]
+        return None
 
     def _take_failure(self, method: str) -> _Failure | None:
         with self._lock:
@@ -857,6 +889,13 @@ class FakeSlack:
         """From now on that token gets `error` (e.g. invalid_auth, token_revoked)."""
         with self._lock:
             self._revoked[token] = error
+
+    def enforce_rate_tiers(self, window: float | None = 60.0) -> None:
+        """Answer 429 + Retry-After past RATE_TIERS' counts per `window` seconds (60 is Slack's minute; a
+        test may shrink it to see the limits bite in seconds); None turns it off."""
+        with self._lock:
+            self._tier_window = window
+            self._tier_calls.clear()
 
     def redeliver_unacked_after(self, seconds: float | None) -> None:
         """Like Slack, resend events_api envelopes not acked within `seconds` (None turns it off)."""
