@@ -261,6 +261,7 @@ class FakeSlack:
         self._acks: dict[str, dict[str, Any]] = {}
         self._redeliver_after: float | None = None
         self._tier_window: float | None = None  # seconds the RATE_TIERS counts apply to; None: off
+        self._tiers: dict[str, int] = dict(RATE_TIERS)
         self._tier_calls: dict[tuple[str, str], list[float]] = {}
         self._streams: dict[tuple[str, str], _Stream] = {}
         self._statuses: dict[tuple[str, str], _Status] = {}
@@ -360,7 +361,7 @@ class FakeSlack:
 
     def _over_tier(self, method: str, args: dict[str, Any]) -> _Failure | None:
         """A 429 with Retry-After when this call would pass the method's rate tier (when enforced)."""
-        limit = RATE_TIERS.get(method)
+        limit = self._tiers.get(method)
         window = self._tier_window
         if limit is None or window is None:
             return None
@@ -890,11 +891,12 @@ class FakeSlack:
         with self._lock:
             self._revoked[token] = error
 
-    def enforce_rate_tiers(self, window: float | None = 60.0) -> None:
-        """Answer 429 + Retry-After past RATE_TIERS' counts per `window` seconds (60 is Slack's minute; a
-        test may shrink it to see the limits bite in seconds); None turns it off."""
+    def enforce_rate_tiers(self, window: float | None = 60.0, limits: dict[str, int] | None = None) -> None:
+        """Answer 429 + Retry-After past RATE_TIERS' counts (or `limits` for some methods) per `window`
+        seconds (60 is Slack's minute; a test may shrink both to see a limit bite in seconds); None: off."""
         with self._lock:
             self._tier_window = window
+            self._tiers = {**RATE_TIERS, **(limits or {})}
             self._tier_calls.clear()
 
     def redeliver_unacked_after(self, seconds: float | None) -> None:

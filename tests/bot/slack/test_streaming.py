@@ -218,18 +218,19 @@ def test_a_rate_limited_status_never_holds_up_the_answer(fake_slack: FakeSlack, 
 def test_slacks_rate_tiers_hold_answers_back_but_each_arrives_once_and_whole(
     fake_slack: FakeSlack, start_bot: StartBot
 ) -> None:
-    """Past chat.startStream's and stopStream's Tier 2 (20 a minute, here within a 2 s window) Slack
-    answers 429 + Retry-After: the bot waits and goes on; no answer is lost, doubled or left streaming."""
-    fake_slack.enforce_rate_tiers(window=2.0)
+    """Past chat.startStream's tier (Tier 2, 20 a minute; here 3 within 4 s, so that quick scripted answers
+    pass it at any machine load) Slack answers 429 + Retry-After: the bot waits and goes on; no answer is
+    lost, doubled or left streaming."""
+    fake_slack.enforce_rate_tiers(window=4.0, limits={"chat.startStream": 3})
     gate = threading.Event()
     answerer = ScriptedAnswerer(text_for=lambda q: "£750 million.", gate=gate)
     start_bot(answerer, **FAST)
-    asked = [fake_slack.mention(f"question {i}", user=f"U{i:02d}")[1] for i in range(26)]
+    asked = [fake_slack.mention(f"question {i}", user=f"U{i:02d}")[1] for i in range(6)]
     gate.set()
     for ts in asked:
         [answer] = Thread(fake_slack, "C1", ts).wait_answered(timeout=90)
         assert "£750 million." in answer["text"]
         assert fake_slack.stream_state("C1", answer["ts"]) in (None, "stopped")
     limited = [c for c in fake_slack.calls() if c.status == 429]
-    assert {c.method for c in limited} & {"chat.startStream", "chat.stopStream"}  # the tiers did bite
-    assert answerer.questions() == [f"question {i}" for i in range(26)]  # once each, in order
+    assert "chat.startStream" in {c.method for c in limited}  # the tier did bite
+    assert answerer.questions() == [f"question {i}" for i in range(6)]  # once each, in order
