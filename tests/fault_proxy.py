@@ -47,6 +47,7 @@ class FaultProxy:
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self.client_gone = threading.Event()
+        self._closing = threading.Event()
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -92,7 +93,7 @@ class FaultProxy:
         with self._lock:
             self.seen.append(record)
         if fault == "stall":
-            time.sleep(STALL_SECONDS)
+            self._closing.wait(STALL_SECONDS)  # a server that never answers, until the proxy closes
             handler.close_connection = True
             return
         if fault is not None and fault != "pass" and not fault.startswith("drop:"):
@@ -140,6 +141,7 @@ class FaultProxy:
             upstream.close()  # closing it tells the server the asker is gone
 
     def close(self) -> None:
-        """Stop serving."""
+        """Stop serving (a stalled request is let go)."""
+        self._closing.set()
         self._server.shutdown()
         self._server.server_close()

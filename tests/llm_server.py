@@ -7,6 +7,7 @@ import contextlib
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -95,7 +96,7 @@ def start_llama_server(model: Path, log_dir: Path, *, threads: int = 2) -> Llama
             raise RuntimeError(
                 f"llama_cpp.server not up within {START_SECONDS} s:\n{log.read_text()[-3000:]}"
             )
-        time.sleep(0.1)
+        threading.Event().wait(0.1)  # poll /models again
 
 
 @pytest.fixture(scope="session")
