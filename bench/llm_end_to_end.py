@@ -77,6 +77,9 @@ class DocbotSide:
         # The answer time limit (600 s) is a safety valve, not speed: on a busy machine it would cut the
         # answer short and flatter docbot, so here every answer runs to its 256 tokens.
         overrides.setdefault("generation_timeout_seconds", 3600.0)
+        # Timed from the placeholder and its chat.updates, like the figures on docs/benchmarks.md; native
+        # streaming (reply_delivery auto) shows the same tokens through chat.appendStream instead.
+        overrides.setdefault("reply_delivery", "update")
         self.settings = docbot_settings(
             model,
             "auto",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,9 +24,13 @@ def test_open_engine_logs_each_part_with_its_time(
     make_settings: Callable[..., Any],
     embeddings: Embeddings,
     tiny_gguf: Path,
+    tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    settings = make_settings(model_path=tiny_gguf, prompt_format="raw", llm_probe=False)
+    # A copy of its own: the session's other tests keep the tiny model loaded, and a loaded model is reused.
+    model = tmp_path / "startup-log.gguf"
+    shutil.copyfile(tiny_gguf, model)
+    settings = make_settings(model_path=model, prompt_format="raw", llm_probe=False)
     make_text_pdf(settings.data_dir / "club.pdf", ["Cover", "The guarantee is 750 million pounds."])
     first = open_engine(settings, load_llm=False, embeddings=embeddings)
     first.sync()
@@ -38,7 +43,7 @@ def test_open_engine_logs_each_part_with_its_time(
     assert f"path={settings.index_dir}" in index and "files=1 chunks=" in index and "seconds=" in index
     loading = next(i for i, m in enumerate(messages) if m.startswith("loading model path="))
     loaded = next(i for i, m in enumerate(messages) if m.startswith("language model loaded"))
-    assert loading < loaded and f"model={tiny_gguf.name} seconds=" in messages[loaded]
+    assert loading < loaded and f"model={model.name} seconds=" in messages[loaded]
 
 
 def test_the_embedding_model_load_is_announced_and_timed(
